@@ -1,0 +1,40 @@
+# gecko: `make demo` runs the pipeline on the bundled examples; `make test` runs the tests.
+# Both install what they need into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+GECKO := $(VENV)/bin/gecko
+DEMO ?= demo-workspace
+
+.PHONY: install test test-slow bench lint demo clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+test: install
+	$(PY) -m pytest -q
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+bench: install
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	$(PY) benchmarks/bench_dedup.py
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks examples
+
+demo: install
+	rm -rf $(DEMO)
+	mkdir -p $(DEMO)
+	cp -r examples/raw $(DEMO)/raw
+	cd $(DEMO) && ../$(GECKO) dedup --keep-dropped dropped
+	$(GECKO) inspect $(DEMO)/clean --samples 2
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -1,0 +1,118 @@
+"""The `gecko` command: registers the stage commands and holds the only error boundary."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import traceback
+
+import typer
+
+from gecko_cli import __version__
+from gecko_cli.console import print_error, setup_logging
+from gecko_cli.errors import EXIT_USER, DataError, GeckoError
+
+app = typer.Typer(
+    name="gecko",
+    help="Train a bilingual Korean-English-code language model from raw text: dedup, balance, "
+    "train-tokenizer, pack, pretrain, eval, export.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gecko {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log detail (repeatable)."),
+    quiet: int = typer.Option(0, "--quiet", "-q", count=True, help="Less log detail (repeatable)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    setup_logging(verbose - quiet)
+
+
+def _register() -> None:
+    from gecko_cli.dedup.cli import dedup
+    from gecko_cli.inspection.cli import inspect
+
+    for command in (dedup, inspect):
+        app.command(help=command.__doc__)(error_boundary(command))
+
+
+
+def build_config(ctx: typer.Context, cls, section: str, config_path: str | None, flags: dict, paths: dict):
+    """Turn a command's flags into its stage config: defaults < config file < explicit flags.
+
+    `paths` maps a path flag to (workspace folder name, unused): a path flag left out takes the workspace
+    folder from gecko.toml [paths], else its default name.
+    """
+    from gecko_cli.config import load_file, merge, workspace_path
+
+    file = load_file(config_path)
+    explicit = {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
+    if "shard_size" in explicit:
+        explicit.add("shard_bytes")
+    for key, (workspace_name, _) in paths.items():
+        if flags.get(key) is None:
+            flags[key] = workspace_path(file, workspace_name)
+            explicit.discard(key)
+    return merge(cls, section, file, flags, explicit)
+
+
+def input_path(path: str, made_by: str | None) -> None:
+    """Fail clearly when a stage's input folder is missing, naming the stage that makes it."""
+    if os.path.exists(path):
+        return
+    if made_by:
+        hint = f"run `gecko {made_by}` first, or pass the input folder"
+    else:
+        hint = "put the input documents there, or pass the input folder"
+    raise DataError(f"{path} not found", hint=hint)
+
+
+_OS_USER_ERRORS = (errno.EACCES, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG, errno.EISDIR)
+
+
+def error_boundary(command):
+    """Wrap a command so that a user's mistake prints `error: ...` and a hint and exits 1, with no traceback.
+
+    Usage errors (unknown flags, bad values) are the argument parser's: it prints usage and exits 2. Any
+    other exception is a bug in gecko and keeps its traceback.
+    """
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GeckoError as e:
+            if os.environ.get("GECKO_DEBUG"):
+                traceback.print_exc()
+            print_error(e.message, e.hint)
+            raise SystemExit(EXIT_USER) from None
+        except OSError as e:
+            if e.errno not in _OS_USER_ERRORS:
+                raise
+            print_error(f"{e.filename or 'a file'}: {e.strerror}", "check the path, permissions and free space, then rerun")
+            raise SystemExit(EXIT_USER) from None
+        except KeyboardInterrupt:
+            print_error("interrupted", "run the same command again: it resumes where it stopped")
+            raise SystemExit(130) from None
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `gecko` script."""
+    app(args=argv, prog_name="gecko")
+
+
+_register()

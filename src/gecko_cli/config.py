@@ -1,0 +1,97 @@
+"""Config flow shared by all stages: dataclass defaults, then a TOML file, then explicit command-line flags.
+
+A workspace may hold `gecko.toml` with a `[paths]` table (folder names per stage) and one table per stage
+(`[dedup]`, ...) of default options. `--config FILE` names another file. Explicit flags always win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+
+from gecko_cli.errors import ConfigError
+
+WORKSPACE_FILE = "gecko.toml"
+#: Default folder of each stage's output in a workspace; a stage reads the previous one's.
+DEFAULT_PATHS = {"raw": "raw", "clean": "clean", "mixed": "mixed", "tokenizer": "tokenizer",
+                 "packed": "packed", "runs": "runs", "results": "results", "hf": "hf"}
+
+
+def load_file(path: str | None) -> dict:
+    """Read a TOML config file: the given one, else `gecko.toml` in the current folder, else nothing."""
+    if path is None:
+        if not os.path.exists(WORKSPACE_FILE):
+            return {}
+        path = WORKSPACE_FILE
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist", hint="check the --config path") from None
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: not a readable TOML file ({e})", hint="fix the file's syntax") from None
+
+
+def workspace_path(file: dict, name: str) -> str:
+    """The folder a workspace uses for `name` (e.g. "clean"): from [paths] in the config file, else the default."""
+    paths = file.get("paths", {})
+    unknown = set(paths) - set(DEFAULT_PATHS)
+    if unknown:
+        raise ConfigError(f"unknown key {sorted(unknown)[0]!r} in [paths]",
+                          hint=f"valid keys: {', '.join(DEFAULT_PATHS)}")
+    return str(paths.get(name, DEFAULT_PATHS[name]))
+
+
+def merge(cls, section: str, file: dict, flags: dict, explicit: set[str]):
+    """Build a stage config: defaults < the file's [section] table < explicitly given flags.
+
+    Args:
+        cls: the stage's config dataclass.
+        section: its table name in the config file.
+        file: the parsed config file.
+        flags: every flag value the command received (defaults included).
+        explicit: names of the flags given on the command line.
+
+    Returns:
+        An instance of `cls`.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    table = file.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] in the config file must be a table")
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            raise ConfigError(f"unknown key {key!r} in [{section}] of the config file",
+                              hint=f"valid keys: {', '.join(sorted(fields))}")
+        values[name] = _convert(section, key, value, fields[name].type)
+    for name, value in flags.items():
+        if name in explicit or name not in values:
+            values[name] = value
+    return cls(**{k: v for k, v in values.items() if k in fields})
+
+
+def _convert(section: str, key: str, value, annotation):
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    try:
+        if kind.startswith("tuple"):
+            return tuple(value) if isinstance(value, list) else (value,)
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind.startswith("str"):
+            return None if value is None else str(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    raise ConfigError(f"[{section}] {key} = {value!r} is not a valid {kind}")

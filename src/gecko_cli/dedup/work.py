@@ -1,0 +1,160 @@
+"""The files dedup's phases hand to each other, under OUT/.gecko-work/.
+
+Every per-unit artefact is written under a temporary name and renamed; its `done-*.json` marker is written
+last, so a unit counts as finished only when everything it wrote is in place. Arrays are raw little-endian
+files read back through memory maps, so that no phase needs all signatures in memory at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+
+import numpy as np
+import pyarrow as pa
+
+from gecko_cli.errors import DataError
+from gecko_cli.shards import write_bytes_atomic, write_json_atomic
+
+WORK_DIR = ".gecko-work"
+
+META = np.dtype([("hash", "<u8", (2,)), ("nchars", "<i8"), ("nbytes", "<i8"), ("status", "u1")])
+DECISION = np.dtype([("reason", "u1"), ("dup_of", "<i8"), ("cluster", "<i8")])
+
+# Status of a record after the signatures phase, and the fate of each document after clustering.
+OK, EMPTY_DOC, BAD = 0, 1, 2
+KEPT, EXACT, NEAR, EMPTY, BAD_RECORD = 0, 1, 2, 3, 4
+REASONS = ("kept", "exact_duplicate", "near_duplicate", "empty", "bad_record")
+
+
+class Work:
+    """Paths and readers of the work folder of one dedup output."""
+
+    def __init__(self, out_dir: str):
+        self.root = os.path.join(out_dir, WORK_DIR)
+        self.state = os.path.join(self.root, "state.json")
+
+    def make(self) -> None:
+        for sub in ("signatures", "pairs", "clusters", "filter"):
+            os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def path(self, phase: str, name: str) -> str:
+        return os.path.join(self.root, phase, name)
+
+    # ------------------------------------------------------------------------------------------- markers
+    def done_path(self, phase: str, unit: int | None) -> str:
+        return self.path(phase, "done.json" if unit is None else f"done-{unit:05d}.json")
+
+    def is_done(self, phase: str, unit: int | None) -> bool:
+        return os.path.exists(self.done_path(phase, unit))
+
+    def mark_done(self, phase: str, unit: int | None, info: dict) -> None:
+        write_json_atomic(self.done_path(phase, unit), info)
+
+    def done_info(self, phase: str, unit: int | None) -> dict:
+        with open(self.done_path(phase, unit), encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def require(self, phase: str, units: range | list, before: str) -> None:
+        """Fail clearly when an earlier phase has not finished every unit."""
+        missing = [u for u in units if not self.is_done(phase, u)]
+        if missing:
+            raise DataError(
+                f"phase {phase!r} has not finished {len(missing)} of {len(units)} units "
+                f"(first missing: {missing[0]}), which {before!r} needs",
+                hint=f"run `gecko dedup ... --phase {phase}` on every host first (a rerun resumes)",
+            )
+
+    # -------------------------------------------------------------------------------------------- arrays
+    def sig_file(self, unit: int) -> str:
+        return self.path("signatures", f"sig-{unit:05d}.u32")
+
+    def meta_file(self, unit: int) -> str:
+        return self.path("signatures", f"meta-{unit:05d}.bin")
+
+    def ids_file(self, unit: int) -> str:
+        return self.path("signatures", f"ids-{unit:05d}.arrow")
+
+    def signatures(self, unit: int, num_perm: int) -> np.ndarray:
+        return _memmap(self.sig_file(unit), np.uint32).reshape(-1, num_perm)
+
+    def meta(self, unit: int) -> np.ndarray:
+        return _memmap(self.meta_file(unit), META)
+
+    def ids(self, unit: int) -> pa.Array:
+        reader = pa.ipc.open_file(pa.memory_map(self.ids_file(unit)))
+        return reader.read_all().column(0).combine_chunks()
+
+    def band_file(self, band: int) -> str:
+        return self.path("pairs", f"band-{band:05d}.npy")
+
+    def decision_file(self, unit: int) -> str:
+        return self.path("clusters", f"decision-{unit:05d}.bin")
+
+    def decisions(self, unit: int) -> np.ndarray:
+        return _memmap(self.decision_file(unit), DECISION)
+
+    def write_array(self, path: str, arr: np.ndarray) -> None:
+        write_bytes_atomic(path, np.ascontiguousarray(arr).tobytes())
+
+
+def _memmap(path: str, dtype) -> np.ndarray:
+    if os.path.getsize(path) == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
+
+
+def schema_to_text(schema: pa.Schema | None) -> str | None:
+    return None if schema is None else base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+
+
+def schema_from_text(text: str | None) -> pa.Schema | None:
+    return None if text is None else pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
+
+
+class SignatureStore:
+    """Signatures of all input files, addressed by global document index (memory-mapped, read on demand)."""
+
+    def __init__(self, work: Work, counts: list[int], num_perm: int):
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.arrays = [work.signatures(i, num_perm) for i in range(len(counts))]
+        self.num_perm = num_perm
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        out = np.empty((len(idx), self.num_perm), dtype=np.uint32)
+        unit = np.searchsorted(self.offsets, idx, side="right") - 1
+        for u in np.unique(unit):
+            sel = unit == u
+            out[sel] = self.arrays[u][idx[sel] - self.offsets[u]]
+        return out
+
+    def band(self, band: int, rows_per_band: int) -> np.ndarray:
+        cols = slice(band * rows_per_band, (band + 1) * rows_per_band)
+        parts = [a[:, cols] for a in self.arrays]
+        return np.concatenate(parts) if parts else np.zeros((0, rows_per_band), np.uint32)
+
+
+class IdStore:
+    """Document ids of all input files, addressed by global document index."""
+
+    def __init__(self, work: Work, counts: list[int]):
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.work = work
+        self._cache: dict[int, pa.Array] = {}
+
+    def lookup(self, idx: np.ndarray) -> list:
+        out: list = [None] * len(idx)
+        unit = np.searchsorted(self.offsets, idx, side="right") - 1
+        for u in np.unique(unit):
+            if u not in self._cache:
+                self._cache[u] = self.work.ids(int(u))
+            sel = np.flatnonzero(unit == u)
+            vals = self._cache[u].take(pa.array(idx[sel] - self.offsets[u])).to_pylist()
+            for k, v in zip(sel, vals):
+                out[k] = v
+        return out

@@ -1,0 +1,110 @@
+"""Finding the input files of a stage: formats, ordering, exclusion and per-host slicing."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+
+from gecko_cli.errors import ConfigError, DataError
+
+#: File suffix -> format name. Longest suffixes are tried first.
+FORMATS = {
+    ".jsonl.zst": "jsonl.zst",
+    ".jsonl.gz": "jsonl.gz",
+    ".jsonl": "jsonl",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+}
+# Files that gecko itself writes next to shards; never data.
+_IGNORED_NAMES = {"manifest.json", "config.json"}
+_WORK_DIR = ".gecko-work"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file; `index` is its position in the sorted list of all inputs."""
+
+    index: int
+    path: str
+    relpath: str
+    format: str
+    size: int
+
+
+def format_of(path: str) -> str | None:
+    """The input format of a file name, or None when gecko does not read it."""
+    lower = path.lower()
+    for suffix in sorted(FORMATS, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return FORMATS[suffix]
+    return None
+
+
+def discover(root: str, exclude: tuple[str, ...] = ()) -> list[InputFile]:
+    """List the input files under `root` (searched recursively), sorted by relative path.
+
+    Args:
+        root: a folder, or a single input file.
+        exclude: glob patterns matched against each relative path and file name; matches are skipped.
+
+    Returns:
+        The input files in a fixed order, which defines document order for the whole stage.
+    """
+    if not os.path.exists(root):
+        raise DataError(f"input {root} does not exist", hint="check the path, or pass the input folder")
+    if os.path.isfile(root):
+        found = [(os.path.basename(root), root)]
+    else:
+        found = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != _WORK_DIR)
+            for name in filenames:
+                full = os.path.join(dirpath, name)
+                found.append((os.path.relpath(full, root), full))
+    files = []
+    for rel, full in sorted(found):
+        name = os.path.basename(rel)
+        if name.startswith(".") or name in _IGNORED_NAMES or _excluded(rel, exclude):
+            continue
+        fmt = format_of(name)
+        if fmt is None:
+            raise DataError(
+                f"{full}: unknown input format",
+                hint="gecko reads .jsonl, .jsonl.gz, .jsonl.zst, .parquet and .arrow; "
+                f"remove the file or skip it with --exclude '{_suggest_pattern(name)}'",
+            )
+        files.append(InputFile(len(files), full, rel, fmt, os.path.getsize(full)))
+    if not files:
+        raise DataError(
+            f"no input files in {root}",
+            hint="put .jsonl, .jsonl.gz, .jsonl.zst, .parquet or .arrow files there",
+        )
+    return files
+
+
+def host_slice(items: list, num_hosts: int, host_index: int) -> list:
+    """The items host `host_index` of `num_hosts` works on: every num_hosts-th, from host_index."""
+    check_hosts(num_hosts, host_index)
+    return items[host_index::num_hosts]
+
+
+def check_hosts(num_hosts: int, host_index: int) -> None:
+    """Reject a host index outside 0..num_hosts-1."""
+    if num_hosts < 1:
+        raise ConfigError(f"--num-hosts must be at least 1, not {num_hosts}")
+    if not 0 <= host_index < num_hosts:
+        raise ConfigError(
+            f"--host-index {host_index} is outside 0..{num_hosts - 1}",
+            hint="number the hosts from 0 to --num-hosts minus 1",
+        )
+
+
+def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    name = os.path.basename(rel)
+    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def _suggest_pattern(name: str) -> str:
+    _, ext = os.path.splitext(name)
+    return f"*{ext}" if ext else name

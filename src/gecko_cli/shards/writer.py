@@ -1,0 +1,121 @@
+"""Writing shards and manifests atomically: a crash never leaves a file that looks complete and is not."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+SHARD_PATTERN = "shard-{index:05d}.arrow"
+MANIFEST = "manifest.json"
+_TMP = ".tmp-"
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """A finished shard as the manifest lists it."""
+
+    name: str
+    rows: int
+    bytes: int
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "rows": self.rows, "bytes": self.bytes}
+
+
+def shard_name(index: int) -> str:
+    return SHARD_PATTERN.format(index=index)
+
+
+class ShardWriter:
+    """One shard: an Arrow IPC file with zstd-compressed record batches, renamed into place when closed.
+
+    Use as a context manager; leaving the block with an exception deletes the partial file.
+    """
+
+    def __init__(self, out_dir: str, index: int, schema: pa.Schema):
+        self.name = shard_name(index)
+        self.path = os.path.join(out_dir, self.name)
+        self._tmp = f"{self.path}{_TMP}{os.getpid()}"
+        self.schema = schema
+        self.rows = 0
+        self._sink = pa.OSFile(self._tmp, "wb")
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        self._writer = pa.ipc.new_file(self._sink, schema, options=options)
+
+    def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        if data.num_rows:
+            if isinstance(data, pa.Table):
+                self._writer.write_table(data)
+            else:
+                self._writer.write_batch(data)
+            self.rows += data.num_rows
+
+    def close(self) -> ShardInfo:
+        self._writer.close()
+        self._sink.close()
+        _fsync(self._tmp)
+        os.replace(self._tmp, self.path)
+        return ShardInfo(self.name, self.rows, os.path.getsize(self.path))
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        except pa.ArrowException:
+            pass
+        self._sink.close()
+        if os.path.exists(self._tmp):
+            os.remove(self._tmp)
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write a whole file under a temporary name and rename it into place."""
+    tmp = f"{path}{_TMP}{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: str, obj) -> None:
+    """Write JSON (stable key order as given, UTF-8, indented) atomically."""
+    write_bytes_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def write_manifest(out_dir: str, manifest: dict) -> str:
+    """Write `manifest.json`: the last file a stage writes, whose presence marks the output complete."""
+    path = os.path.join(out_dir, MANIFEST)
+    write_json_atomic(path, manifest)
+    return path
+
+
+def remove_temp_files(folder: str) -> None:
+    """Delete partial files left by a crashed run."""
+    for path in glob.glob(os.path.join(glob.escape(folder), f"*{_TMP}*")):
+        os.remove(path)
+
+
+def fingerprint(obj) -> str:
+    """A short stable hash of a JSON-serialisable value (configs, input listings)."""
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
