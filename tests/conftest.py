@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import json
-import os
-
 import pytest
-import zstandard
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
-CORPUS = os.path.join(SHARED, "corpus")
+from helpers import write_jsonl
 
 _BASE_KO = ("대한민국의 수도는 서울이며, 서울은 한강을 끼고 발달한 도시이다. 인구는 약 천만 명이고 "
             "많은 기업과 대학이 모여 있어 정치, 경제, 문화의 중심지 역할을 한다.")
@@ -40,24 +34,6 @@ def tiny_docs() -> list[dict]:
         {"id": "short-1", "text": "OK", "lang": "en", "source": "web"},                           # normalized
     ]
     return docs
-
-
-def write_jsonl(path: str, docs: list[dict]) -> str:
-    """Write documents as JSON lines; .zst and .gz suffixes compress."""
-    data = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs).encode("utf-8")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if path.endswith(".zst"):
-        data = zstandard.ZstdCompressor().compress(data)
-    elif path.endswith(".gz"):
-        import gzip
-
-        buf = io.BytesIO()
-        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
-            gz.write(data)
-        data = buf.getvalue()
-    with open(path, "wb") as fh:
-        fh.write(data)
-    return path
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ class DedupConfig:
         ngram: characters or words per shingle.
         num_perm: MinHash values per document.
         bands, rows: LSH banding; bands * rows must equal num_perm. `auto_bands` derives them from threshold.
+        verify_bins: bins of the finer sketch that verifies candidate pairs; 0 verifies with the signature.
         scheme: `oph` (one-permutation hashing, densified) or `perm` (num_perm hash functions).
         keep: which document of a cluster is kept: `first` in input order, or `longest` (ties: first).
         seed: seed of the hash functions.
@@ -51,6 +52,7 @@ class DedupConfig:
     bands: int = 14
     rows: int = 8
     auto_bands: bool = False
+    verify_bins: int = 448
     scheme: str = "oph"
     keep: str = "first"
     seed: int = 0
@@ -76,6 +78,8 @@ class DedupConfig:
         _choice("--phase", self.phase, ("all", *PHASES))
         if not 0.0 < self.threshold <= 1.0:
             raise ConfigError(f"--threshold must be in (0, 1], not {self.threshold}")
+        if self.verify_bins < 0:
+            raise ConfigError(f"--verify-bins must be 0 or more, not {self.verify_bins}")
         for name in ("ngram", "num_perm", "workers", "shard_bytes", "batch_rows", "warn_cluster_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")

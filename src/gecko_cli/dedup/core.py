@@ -24,9 +24,12 @@ def exact_representatives(hashes: np.ndarray, ok: np.ndarray) -> np.ndarray:
     rep = np.arange(len(hashes), dtype=np.int64)
     idx = np.flatnonzero(ok)
     if len(idx):
-        keys = np.ascontiguousarray(hashes[idx]).view(np.dtype((np.void, 16))).ravel()
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        rep[idx] = idx[first[inverse.ravel()]]
+        h = hashes[idx]
+        order = np.lexsort((idx, h[:, 1], h[:, 0]))  # by hash, then input order
+        hs = h[order]
+        new_group = np.r_[True, (hs[1:] != hs[:-1]).any(axis=1)]
+        group_first = idx[order][new_group]
+        rep[idx[order]] = group_first[np.cumsum(new_group) - 1]
     return rep
 
 

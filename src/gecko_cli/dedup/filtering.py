@@ -64,7 +64,7 @@ def run_unit(cfg: DedupConfig, work: Work, f: InputFile, counts: list[int]) -> N
             kept.write(table.filter(pa.array(keep)))
             if dropped is not None and not keep.all():
                 dropped.write(_dropped_rows(table, d, ~keep, batch.bad, ids))
-            groups.append(_tally(table, d["reason"]))
+            groups.append(_tally(table, d["reason"], batch.bad))
     except BaseException:
         kept.abort()
         if dropped is not None:
@@ -97,13 +97,18 @@ def _dropped_rows(table: pa.Table, d: np.ndarray, mask: np.ndarray, bad: dict, i
     return out.append_column(dup_f, pa.array(dup_ids, dup_f.type))
 
 
-def _tally(table: pa.Table, reason: np.ndarray) -> pa.Table:
-    """Documents and text bytes per (lang, source, reason) in one batch."""
+def _tally(table: pa.Table, reason: np.ndarray, bad: dict) -> pa.Table:
+    """Documents and text bytes per (lang, source, reason) in one batch (a bad record has no text bytes)."""
+    nbytes = pc.binary_length(table[schemas.TEXT]).cast(pa.int64())
+    if bad:
+        mask = np.zeros(table.num_rows, dtype=bool)
+        mask[list(bad)] = True
+        nbytes = pc.if_else(pa.array(mask), 0, nbytes)
     t = pa.table({
         "lang": pc.fill_null(table[schemas.LANG], "unknown"),
         "source": table[schemas.SOURCE],
         "reason": pa.array(reason, pa.uint8()),
-        "bytes": pc.binary_length(table[schemas.TEXT]).cast(pa.int64()),
+        "bytes": nbytes,
     })
     return t.group_by(["lang", "source", "reason"]).aggregate([("bytes", "sum"), ("bytes", "count")])
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gecko_cli.dedup.minhash import splitmix64
+from gecko_cli.dedup.minhash import estimate_jaccard, splitmix64
 
 #: Buckets up to this size are checked pair by pair; larger ones against their first member and neighbours.
 ALL_PAIRS_MAX = 32
@@ -71,13 +71,15 @@ def unique_pairs(pairs: np.ndarray) -> np.ndarray:
 
 
 def verify(pairs: np.ndarray, signature_of: Callable[[np.ndarray], np.ndarray], threshold: float,
+           estimate: Callable[[np.ndarray, np.ndarray], np.ndarray] = estimate_jaccard,
            chunk: int = 65536) -> np.ndarray:
     """Keep the pairs whose estimated Jaccard similarity reaches the threshold.
 
     Args:
         pairs: (n, 2) global document indices.
-        signature_of: maps an array of global indices to their signatures (rows).
+        signature_of: maps an array of global indices to their signatures or sketches (rows).
         threshold: the least estimated Jaccard similarity of a duplicate pair.
+        estimate: the Jaccard estimator for two arrays of rows.
 
     Returns:
         The verified pairs.
@@ -85,8 +87,7 @@ def verify(pairs: np.ndarray, signature_of: Callable[[np.ndarray], np.ndarray], 
     keep = np.zeros(len(pairs), dtype=bool)
     for s in range(0, len(pairs), chunk):
         p = pairs[s: s + chunk]
-        sim = (signature_of(p[:, 0]) == signature_of(p[:, 1])).mean(axis=1)
-        keep[s: s + chunk] = sim >= threshold
+        keep[s: s + chunk] = estimate(signature_of(p[:, 0]), signature_of(p[:, 1])) >= threshold
     return pairs[keep]
 
 

@@ -150,20 +150,25 @@ def _densify(sig: np.ndarray) -> None:
         _borrow_rounds(sig, many, order)
 
 
-_FEW = 8
+_FEW = 16
 
 
 def _borrow_few(sig: np.ndarray, rows: np.ndarray, rank: np.ndarray) -> None:
     """Documents with few non-empty bins: pick, for every bin, the best-ranked non-empty bin directly."""
     block = sig[rows]                                   # (R, m)
-    m = block.shape[1]
     full = block != EMPTY
-    # the non-empty bins of each row, padded with m (a dummy bin ranked after every real one)
+    # the non-empty bins of each row, in bin order; rows have at most _FEW of them
     nz = np.argsort(~full, axis=1, kind="stable")[:, :_FEW]
-    nz = np.where(np.take_along_axis(full, nz, axis=1), nz, m)
-    rank_ext = np.concatenate([rank, np.full((m, 1), m + 1, rank.dtype)], axis=1)  # (m, m + 1)
-    scores = rank_ext[np.arange(m)[None, :, None], nz[:, None, :]]   # (R, m, FEW): rank of candidate under j
-    best = np.take_along_axis(nz, scores.argmin(axis=2), axis=1)     # (R, m): source bin for each bin
+    nz_ok = np.take_along_axis(full, nz, axis=1)
+    rank_t = np.ascontiguousarray(rank.T)               # rank_t[k, j]: position of bin k in bin j's order
+    best = nz[:, :1].repeat(block.shape[1], axis=1)     # (R, m) best source bin so far for each bin
+    best_rank = rank_t[nz[:, 0]]
+    for s in range(1, nz.shape[1]):
+        cand = nz[:, s]
+        r = rank_t[cand]                                # (R, m)
+        better = (r < best_rank) & nz_ok[:, s:s + 1]
+        np.copyto(best_rank, r, where=better)
+        np.copyto(best, cand[:, None], where=better)
     borrowed = np.take_along_axis(block, best, axis=1)
     sig[rows] = np.where(full, block, borrowed)
 
@@ -228,6 +233,32 @@ def signatures(scheme: str, hashes: np.ndarray, doc: np.ndarray, n_docs: int, nu
                seed: int = 0) -> np.ndarray:
     """MinHash signatures with the named scheme (a key of SIGNATURES)."""
     return SIGNATURES[scheme](hashes, doc, n_docs, num_perm, seed=seed)
+
+
+SKETCH_EMPTY = np.uint16(0xFFFF)
+
+
+def verification_sketch(hashes: np.ndarray, doc: np.ndarray, n_docs: int, bins: int) -> np.ndarray:
+    """A finer one-permutation sketch for verifying candidate pairs: an (n_docs, bins) uint16 array.
+
+    Each shingle hash falls in one of `bins` bins; a bin keeps the low 16 bits of its smallest hash, or
+    SKETCH_EMPTY. Empty bins are not filled in: `estimate_from_sketches` skips bins empty in both documents
+    (the one-permutation estimator of Li, Owen and Zhang, NIPS 2012). With 448 bins the estimate's standard
+    error is half that of 112 values, which matters for pairs near the threshold.
+    """
+    fine = ((hashes.astype(np.uint64) * np.uint64(bins)) >> np.uint64(32)).astype(np.int64)
+    mins = np.full(n_docs * bins, EMPTY, dtype=np.uint32)
+    np.minimum.at(mins, doc * bins + fine, hashes)
+    out = (mins & np.uint32(0xFFFF)).astype(np.uint16)
+    out[(out == SKETCH_EMPTY) & (mins != EMPTY)] = 0xFFFE  # keep real values apart from the empty mark
+    return out.reshape(n_docs, bins)
+
+
+def estimate_from_sketches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Jaccard estimate of row pairs of two verification sketches (bins empty in both do not count)."""
+    used = (a != SKETCH_EMPTY) | (b != SKETCH_EMPTY)
+    same = (a == b) & used
+    return same.sum(axis=-1) / np.maximum(used.sum(axis=-1), 1)
 
 
 def estimate_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:

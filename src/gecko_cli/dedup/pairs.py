@@ -6,10 +6,10 @@ import io
 
 import numpy as np
 
-from gecko_cli.dedup import lsh
+from gecko_cli.dedup import lsh, minhash
 from gecko_cli.dedup.config import DedupConfig
 from gecko_cli.dedup.core import exact_representatives
-from gecko_cli.dedup.work import OK, SignatureStore, Work
+from gecko_cli.dedup.work import OK, RowStore, Work
 from gecko_cli.shards import write_bytes_atomic
 
 
@@ -26,20 +26,26 @@ def eligible(meta: np.ndarray) -> np.ndarray:
     return ok & (rep == np.arange(len(meta)))
 
 
-def run_unit(cfg: DedupConfig, work: Work, band: int, counts: list[int]) -> None:
-    """Write the verified pairs of one band, then its done marker."""
-    if work.is_done("pairs", band):
+def run_bands(cfg: DedupConfig, work: Work, bands: list[int], counts: list[int]) -> None:
+    """Write the verified pairs of each band not yet done, then its done marker."""
+    todo = [b for b in bands if not work.is_done("pairs", b)]
+    if not todo:
         return
     meta = load_meta(work, len(counts))
     idx = np.flatnonzero(eligible(meta))
-    store = SignatureStore(work, counts, cfg.num_perm)
-    keys = lsh.band_keys(store.band(band, cfg.rows)[idx])
-    candidates = lsh.candidate_pairs(keys, idx)
-    verified = lsh.verify(candidates, store.rows, cfg.threshold)
-    buf = io.BytesIO()
-    np.save(buf, verified.astype(np.int64))
-    write_bytes_atomic(work.band_file(band), buf.getvalue())
-    work.mark_done("pairs", band, {"candidates": int(len(candidates)), "verified": int(len(verified))})
+    store = RowStore.signatures(work, counts, cfg.num_perm)
+    if cfg.verify_bins:
+        check, estimate = RowStore.sketches(work, counts, cfg.verify_bins), minhash.estimate_from_sketches
+    else:
+        check, estimate = store, minhash.estimate_jaccard
+    for band in todo:
+        keys = lsh.band_keys(store.columns(band * cfg.rows, (band + 1) * cfg.rows)[idx])
+        candidates = lsh.candidate_pairs(keys, idx)
+        verified = lsh.verify(candidates, check.rows, cfg.threshold, estimate)
+        buf = io.BytesIO()
+        np.save(buf, verified.astype(np.int64))
+        write_bytes_atomic(work.band_file(band), buf.getvalue())
+        work.mark_done("pairs", band, {"candidates": int(len(candidates)), "verified": int(len(verified))})
 
 
 def load_pairs(work: Work, bands: int) -> np.ndarray:

@@ -29,8 +29,8 @@ def print_report(report: DedupReport, json_out: bool = False) -> None:
         log.info(f"dedup: {report.output} is already complete with these settings; nothing to do")
     docs = stats["documents"]
     table = Table(title=f"gecko dedup -> {report.output}", title_justify="left")
-    for col in ("", "read", *REASONS):
-        table.add_column(col, justify="left" if not col else "right")
+    for col in ("lang", "read", "kept", "exact dup", "near dup", "empty", "bad"):
+        table.add_column(col, justify="left" if col == "lang" else "right")
     for lang, row in stats["by_lang"].items():
         table.add_row(lang, *(f"{row[k]:,}" for k in ("read", *REASONS)))
     total = [docs["read"], docs["kept"], *(docs["dropped"][r] for r in REASONS[1:])]
@@ -38,7 +38,7 @@ def print_report(report: DedupReport, json_out: bool = False) -> None:
     result(table)
     cl = stats["clusters"]
     seconds = sum(report.phases.values())
-    speed = f", {report.input_bytes / 1e6 / seconds:.1f} MB/s of input" if seconds else ""
+    speed = f", {stats['text_bytes']['read'] / 1e6 / seconds:.1f} MB/s of text" if seconds else ""
     result(f"text kept: {format_bytes(stats['text_bytes']['kept'])} of {format_bytes(stats['text_bytes']['read'])}; "
            f"clusters: {cl['count']:,} holding {cl['documents']:,} documents, largest "
            f"{cl['largest'][0]['size'] if cl['largest'] else 0}; "

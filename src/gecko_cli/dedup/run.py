@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import json
 import os
+import signal
+import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -40,7 +42,6 @@ class DedupReport:
     manifest: dict | None = None
     already_complete: bool = False
     phases: dict = field(default_factory=dict)
-    input_bytes: int = 0
 
 
 def run(cfg: DedupConfig) -> DedupReport:
@@ -50,7 +51,7 @@ def run(cfg: DedupConfig) -> DedupReport:
     inputs = discover(cfg.input, cfg.exclude)
     fp = fingerprint({"settings": cfg.output_settings(), "inputs": [[f.relpath, f.size] for f in inputs]})
     work = Work(cfg.output)
-    report = DedupReport(output=cfg.output, complete=False, input_bytes=sum(f.size for f in inputs))
+    report = DedupReport(output=cfg.output, complete=False)
     if _prepare(cfg, work, fp):
         report.complete, report.already_complete = True, True
         report.manifest = read_manifest(cfg.output)
@@ -77,7 +78,8 @@ def _signatures(cfg, work, inputs, counts):
 
 def _pairs(cfg, work, inputs, counts):
     bands = host_slice(list(range(cfg.bands)), cfg.num_hosts, cfg.host_index)
-    _parallel(cfg, pairs.run_unit, [(cfg, work, b, counts) for b in bands])
+    groups = [bands[w::cfg.workers] for w in range(min(cfg.workers, len(bands)))]
+    _parallel(cfg, pairs.run_bands, [(cfg, work, g, counts) for g in groups])
 
 
 def _clusters(cfg, work, inputs, counts):
@@ -105,9 +107,18 @@ def _parallel(cfg: DedupConfig, fn, jobs: list[tuple]) -> None:
         for job in jobs:
             fn(*job)
         return
-    with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs)), mp_context=get_context("fork")) as pool:
+    with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs)), mp_context=get_context("fork"),
+                             initializer=_die_with_parent) as pool:
         for fut in [pool.submit(fn, *job) for job in jobs]:
             fut.result()
+
+
+def _die_with_parent() -> None:
+    # A worker whose parent is killed (kill -9, preemption) stops too, instead of writing on as an orphan.
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 # ------------------------------------------------------------------------------------ output folder state
@@ -126,7 +137,7 @@ def _prepare(cfg: DedupConfig, work: Work, fp: str) -> bool:
     elif os.path.exists(work.state):
         old = _read_state(work)
         if old.get("fingerprint") != fp:
-            if not cfg.overwrite:
+            if not cfg.overwrite and _any_done(work):
                 raise ConfigError(f"{out} holds an unfinished dedup run with other settings or inputs", hint=hint)
             _clear(cfg, work)
     elif os.path.isdir(out) and os.listdir(out):
@@ -145,6 +156,11 @@ def _prepare(cfg: DedupConfig, work: Work, fp: str) -> bool:
             remove_temp_files(cfg.keep_dropped)
     write_json_atomic(work.state, {"fingerprint": fp, "config": cfg.output_settings()})
     return False
+
+
+def _any_done(work: Work) -> bool:
+    """Whether an unfinished run got as far as finishing some unit (else it can restart with new settings)."""
+    return bool(glob.glob(os.path.join(glob.escape(work.root), "*", "done*.json")))
 
 
 def _read_state(work: Work) -> dict:
@@ -171,7 +187,6 @@ def _finalize(cfg: DedupConfig, work: Work, inputs: list[InputFile], fp: str) ->
     parts = [work.done_info("filter", f.index) for f in inputs]
     info = work.done_info("clusters", None)
     stats = _stats(parts, info)
-    stats["bad_records"] = sum(work.done_info("signatures", f.index)["bad_records"] for f in inputs)
     base = {
         "stage": "dedup",
         "gecko_version": __version__,

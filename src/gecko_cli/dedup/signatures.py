@@ -17,11 +17,12 @@ from gecko_cli.shards import InputFile, iter_records
 _CHUNK_CHARS = 1 << 20  # signatures are computed over about this many characters at a time (cache-friendly)
 
 
-def compute(texts: list[str], cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Signatures and META rows (hash, nchars, status; nbytes left 0) for a list of texts."""
+def compute(texts: list[str], cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signatures, verification sketches and META rows (hash, nchars, status; nbytes left 0) of texts."""
     n = len(texts)
     meta = np.zeros(n, dtype=META)
     sig = np.full((n, cfg.num_perm), minhash.EMPTY, dtype=np.uint32)
+    sketch = np.full((n, cfg.verify_bins), minhash.SKETCH_EMPTY, dtype=np.uint16)
     start = 0
     for stop in _chunk_bounds(texts):
         part = texts[start:stop]
@@ -33,8 +34,10 @@ def compute(texts: list[str], cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]
         tokens, tok_off = (codes, offsets) if cfg.shingle == "char" else minhash.word_tokens(codes, offsets)
         hashes, doc = minhash.shingle_hashes(tokens, tok_off, cfg.ngram, seed=cfg.seed)
         sig[start:stop] = minhash.signatures(cfg.scheme, hashes, doc, len(part), cfg.num_perm, seed=cfg.seed)
+        if cfg.verify_bins:
+            sketch[start:stop] = minhash.verification_sketch(hashes, doc, len(part), cfg.verify_bins)
         start = stop
-    return sig, meta
+    return sig, sketch, meta
 
 
 def _chunk_bounds(texts: list[str]) -> list[int]:
@@ -53,26 +56,28 @@ def run_unit(cfg: DedupConfig, work: Work, f: InputFile) -> None:
     """Write signatures, META rows and ids of one input file, then its done marker."""
     if work.is_done("signatures", f.index):
         return
-    paths = [work.sig_file(f.index), work.meta_file(f.index), work.ids_file(f.index)]
+    paths = [work.sig_file(f.index), work.meta_file(f.index), work.ids_file(f.index), work.sketch_file(f.index)]
     tmps = [f"{p}.tmp-{os.getpid()}" for p in paths]
     records = bad = 0
     text_bytes = 0
     extras = None
     try:
         with open(tmps[0], "wb") as sig_out, open(tmps[1], "wb") as meta_out, \
-                pa.OSFile(tmps[2], "wb") as ids_sink:
+                pa.OSFile(tmps[2], "wb") as ids_sink, open(tmps[3], "wb") as sketch_out:
             ids_writer = pa.ipc.new_file(ids_sink, pa.schema([("id", pa.string())]))
             for batch in iter_records(f, text_field=cfg.text_field, on_bad=cfg.on_bad_record,
                                       batch_rows=cfg.batch_rows):
                 texts = ["" if t is None else t for t in batch.texts]
-                sig, meta = compute(texts, cfg)
+                sig, sketch, meta = compute(texts, cfg)
                 meta["nbytes"] = [len(t.encode("utf-8")) for t in texts]
                 if batch.bad:
                     rows = np.fromiter(batch.bad, dtype=np.int64)
                     meta["status"][rows] = BAD
                     meta["nbytes"][rows] = 0
                     sig[rows] = minhash.EMPTY
+                    sketch[rows] = minhash.SKETCH_EMPTY
                 sig_out.write(sig.tobytes())
+                sketch_out.write(sketch.tobytes())
                 meta_out.write(meta.tobytes())
                 ids_writer.write_batch(pa.record_batch([pa.array(batch.ids, pa.string())], names=["id"]))
                 records += len(batch)

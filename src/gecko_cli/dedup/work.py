@@ -80,8 +80,14 @@ class Work:
     def ids_file(self, unit: int) -> str:
         return self.path("signatures", f"ids-{unit:05d}.arrow")
 
+    def sketch_file(self, unit: int) -> str:
+        return self.path("signatures", f"sketch-{unit:05d}.u16")
+
     def signatures(self, unit: int, num_perm: int) -> np.ndarray:
         return _memmap(self.sig_file(unit), np.uint32).reshape(-1, num_perm)
+
+    def sketches(self, unit: int, bins: int) -> np.ndarray:
+        return _memmap(self.sketch_file(unit), np.uint16).reshape(-1, bins)
 
     def meta(self, unit: int) -> np.ndarray:
         return _memmap(self.meta_file(unit), META)
@@ -117,26 +123,38 @@ def schema_from_text(text: str | None) -> pa.Schema | None:
     return None if text is None else pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
 
 
-class SignatureStore:
-    """Signatures of all input files, addressed by global document index (memory-mapped, read on demand)."""
+class RowStore:
+    """Per-document rows (signatures or sketches) of all input files, addressed by global document index.
 
-    def __init__(self, work: Work, counts: list[int], num_perm: int):
+    The arrays are memory maps: only the rows asked for are read.
+    """
+
+    def __init__(self, arrays: list[np.ndarray], counts: list[int]):
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.arrays = [work.signatures(i, num_perm) for i in range(len(counts))]
-        self.num_perm = num_perm
+        self.arrays = arrays
+        self.width = arrays[0].shape[1] if arrays else 0
+        self.dtype = arrays[0].dtype if arrays else np.uint32
+
+    @classmethod
+    def signatures(cls, work: Work, counts: list[int], num_perm: int) -> RowStore:
+        return cls([work.signatures(i, num_perm) for i in range(len(counts))], counts)
+
+    @classmethod
+    def sketches(cls, work: Work, counts: list[int], bins: int) -> RowStore:
+        return cls([work.sketches(i, bins) for i in range(len(counts))], counts)
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
-        out = np.empty((len(idx), self.num_perm), dtype=np.uint32)
+        out = np.empty((len(idx), self.width), dtype=self.dtype)
         unit = np.searchsorted(self.offsets, idx, side="right") - 1
         for u in np.unique(unit):
             sel = unit == u
             out[sel] = self.arrays[u][idx[sel] - self.offsets[u]]
         return out
 
-    def band(self, band: int, rows_per_band: int) -> np.ndarray:
-        cols = slice(band * rows_per_band, (band + 1) * rows_per_band)
-        parts = [a[:, cols] for a in self.arrays]
-        return np.concatenate(parts) if parts else np.zeros((0, rows_per_band), np.uint32)
+    def columns(self, start: int, stop: int) -> np.ndarray:
+        """Columns start..stop-1 of every row, end to end (one LSH band)."""
+        parts = [a[:, start:stop] for a in self.arrays]
+        return np.concatenate(parts) if parts else np.zeros((0, stop - start), self.dtype)
 
 
 class IdStore:

@@ -36,7 +36,7 @@ def inspect(
     docs = stats.get("documents")
     if docs:
         dropped = ", ".join(f"{k} {v:,}" for k, v in docs.get("dropped", {}).items())
-        result(f"documents: read {docs['read']:,}, kept {docs['kept']:,}; dropped: {dropped}")
+        result(f"documents: read {docs.get('read', 0):,}, kept {docs.get('kept', 0):,}; dropped: {dropped}")
     for key in ("by_lang", "by_source"):
         if key in stats:
             table = Table(title=key.replace("_", " "), title_justify="left")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from gecko_cli import schemas
 from gecko_cli.errors import DataError
-from gecko_cli.shards import open_shard, read_manifest
+from gecko_cli.shards import open_shard, read_batch, read_manifest
 
 
 @dataclass
@@ -35,20 +35,25 @@ def inspect_folder(path: str, samples: int = 3, max_chars: int = 300) -> Inspect
     """
     manifest = read_manifest(path)
     shards = manifest["shards"]
+    hint = "rerun the stage that wrote the folder with --overwrite"
     for shard in shards:
-        if not os.path.exists(os.path.join(path, shard["name"])):
-            raise DataError(f"{path}: shard {shard['name']} is listed in the manifest but missing",
-                            hint="rerun the stage that wrote the folder with --overwrite")
+        shard_path = os.path.join(path, shard["name"])
+        if not os.path.exists(shard_path):
+            raise DataError(f"{path}: shard {shard['name']} is listed in the manifest but missing", hint=hint)
+        if os.path.getsize(shard_path) != shard["bytes"]:
+            raise DataError(f"{shard_path}: {os.path.getsize(shard_path):,} bytes, but the manifest lists "
+                            f"{shard['bytes']:,}: the file changed after the stage wrote it", hint=hint)
     info = Inspection(path=path, manifest=manifest, rows=sum(s["rows"] for s in shards),
                       bytes=sum(s["bytes"] for s in shards))
     if shards:
-        reader = open_shard(os.path.join(path, shards[0]["name"]))
+        first = os.path.join(path, shards[0]["name"])
+        reader = open_shard(first)
         info.schema = [(f.name, str(f.type)) for f in reader.schema]
         rows = []
         for i in range(reader.num_record_batches):
             if len(rows) >= samples:
                 break
-            rows.extend(reader.get_batch(i).slice(0, samples - len(rows)).to_pylist())
+            rows.extend(read_batch(reader, first, i).slice(0, samples - len(rows)).to_pylist())
         info.samples = [_shorten(r, max_chars) for r in rows]
     return info
 

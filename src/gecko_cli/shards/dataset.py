@@ -25,8 +25,13 @@ def read_manifest(folder: str) -> dict:
             manifest = json.load(fh)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"{path}: unreadable manifest ({e})", hint="rerun the stage with --overwrite") from None
-    if not isinstance(manifest, dict) or "shards" not in manifest:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list):
         raise DataError(f"{path}: not a gecko manifest (no 'shards' list)", hint="rerun the stage with --overwrite")
+    for shard in manifest["shards"]:
+        if not (isinstance(shard, dict) and isinstance(shard.get("name"), str)
+                and isinstance(shard.get("rows"), int) and isinstance(shard.get("bytes"), int)):
+            raise DataError(f"{path}: bad shard entry {json.dumps(shard)[:200]} (needs name, rows and bytes)",
+                            hint="rerun the stage with --overwrite")
     return manifest
 
 
@@ -39,10 +44,31 @@ def open_shard(path: str) -> pa.ipc.RecordBatchFileReader:
                         hint="rerun the stage that wrote it with --overwrite") from None
 
 
+def read_batch(reader: pa.ipc.RecordBatchFileReader, path: str, i: int) -> pa.RecordBatch:
+    """Record batch `i` of an open shard, validated: a damaged file must raise, not crash the reader."""
+    try:
+        rb = reader.get_batch(i)
+        rb.validate(full=True)
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(f"{path}: record batch {i} is damaged ({e})",
+                        hint="rerun the stage that wrote it with --overwrite") from None
+    return rb
+
+
 def iter_shard_batches(folder: str, manifest: dict | None = None) -> Iterator[tuple[str, pa.RecordBatch]]:
-    """Yield (shard name, record batch) over the shards the manifest lists, in order."""
+    """Yield (shard name, record batch) over the shards the manifest lists, in order.
+
+    Each shard must hold the rows its manifest entry says.
+    """
     manifest = manifest or read_manifest(folder)
     for shard in manifest["shards"]:
-        reader = open_shard(os.path.join(folder, shard["name"]))
+        path = os.path.join(folder, shard["name"])
+        reader = open_shard(path)
+        rows = 0
         for i in range(reader.num_record_batches):
-            yield shard["name"], reader.get_batch(i)
+            rb = read_batch(reader, path, i)
+            rows += rb.num_rows
+            yield shard["name"], rb
+        if rows != shard["rows"]:
+            raise DataError(f"{path}: holds {rows} rows, but {MANIFEST} lists {shard['rows']}",
+                            hint="rerun the stage that wrote it with --overwrite")

@@ -57,15 +57,25 @@ def discover(root: str, exclude: tuple[str, ...] = ()) -> list[InputFile]:
         found = [(os.path.basename(root), root)]
     else:
         found = []
-        for dirpath, dirnames, filenames in os.walk(root):
+        seen = set()  # real paths of folders walked: a linked folder is read once, and a link loop ends
+        for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:
+                dirnames[:] = []
+                continue
+            seen.add(real)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != _WORK_DIR)
             for name in filenames:
                 full = os.path.join(dirpath, name)
                 found.append((os.path.relpath(full, root), full))
     files = []
+    excluded = 0
     for rel, full in sorted(found):
         name = os.path.basename(rel)
-        if name.startswith(".") or name in _IGNORED_NAMES or _excluded(rel, exclude):
+        if name.startswith(".") or name in _IGNORED_NAMES:
+            continue
+        if _excluded(rel, exclude):
+            excluded += 1
             continue
         fmt = format_of(name)
         if fmt is None:
@@ -74,13 +84,25 @@ def discover(root: str, exclude: tuple[str, ...] = ()) -> list[InputFile]:
                 hint="gecko reads .jsonl, .jsonl.gz, .jsonl.zst, .parquet and .arrow; "
                 f"remove the file or skip it with --exclude '{_suggest_pattern(name)}'",
             )
-        files.append(InputFile(len(files), full, rel, fmt, os.path.getsize(full)))
+        try:
+            size = os.path.getsize(full)
+        except OSError as e:  # a broken link, or a file deleted while we look
+            raise DataError(f"{full}: cannot be read ({e.strerror})",
+                            hint="fix or remove it, or skip it with --exclude") from None
+        files.append(InputFile(len(files), full, rel, fmt, size))
     if not files:
+        why = f" ({excluded} excluded by --exclude)" if excluded else ""
         raise DataError(
-            f"no input files in {root}",
+            f"no input files in {root}{why}",
             hint="put .jsonl, .jsonl.gz, .jsonl.zst, .parquet or .arrow files there",
         )
     return files
+
+
+def _unreadable(e: OSError) -> None:
+    # os.walk skips folders it cannot list unless told otherwise: their files would go missing silently.
+    raise DataError(f"{e.filename}: cannot list the folder ({e.strerror})",
+                    hint="fix its permissions, or move it out of the input folder")
 
 
 def host_slice(items: list, num_hosts: int, host_index: int) -> list:

@@ -34,7 +34,8 @@ def shard_name(index: int) -> str:
 class ShardWriter:
     """One shard: an Arrow IPC file with zstd-compressed record batches, renamed into place when closed.
 
-    Use as a context manager; leaving the block with an exception deletes the partial file.
+    Use as a context manager: leaving the block normally closes the shard (see `info`), leaving it with an
+    exception deletes the partial file. Or call `close()` / `abort()` yourself.
     """
 
     def __init__(self, out_dir: str, index: int, schema: pa.Schema):
@@ -43,9 +44,15 @@ class ShardWriter:
         self._tmp = f"{self.path}{_TMP}{os.getpid()}"
         self.schema = schema
         self.rows = 0
+        self.info: ShardInfo | None = None  # set by close()
         self._sink = pa.OSFile(self._tmp, "wb")
-        options = pa.ipc.IpcWriteOptions(compression="zstd")
-        self._writer = pa.ipc.new_file(self._sink, schema, options=options)
+        try:
+            options = pa.ipc.IpcWriteOptions(compression="zstd")
+            self._writer = pa.ipc.new_file(self._sink, schema, options=options)
+        except BaseException:
+            self._sink.close()
+            os.remove(self._tmp)
+            raise
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         if data.num_rows:
@@ -56,13 +63,19 @@ class ShardWriter:
             self.rows += data.num_rows
 
     def close(self) -> ShardInfo:
-        self._writer.close()
-        self._sink.close()
-        _fsync(self._tmp)
-        os.replace(self._tmp, self.path)
-        return ShardInfo(self.name, self.rows, os.path.getsize(self.path))
+        """Finish the file and rename it into place; returns what the manifest lists (again if called twice)."""
+        if self.info is None:
+            self._writer.close()
+            self._sink.close()
+            _fsync(self._tmp)
+            os.replace(self._tmp, self.path)
+            self.info = ShardInfo(self.name, self.rows, os.path.getsize(self.path))
+        return self.info
 
     def abort(self) -> None:
+        """Delete the partial file; a shard already closed is complete and stays."""
+        if self.info is not None:
+            return
         try:
             self._writer.close()
         except pa.ArrowException:
@@ -77,16 +90,23 @@ class ShardWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+        else:
+            self.close()
 
 
 def write_bytes_atomic(path: str, data: bytes) -> None:
     """Write a whole file under a temporary name and rename it into place."""
     tmp = f"{path}{_TMP}{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def write_json_atomic(path: str, obj) -> None:

@@ -1,0 +1,29 @@
+"""Helpers shared by the tests: where the shared sample corpus is, and writing JSON-lines files."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+
+import zstandard
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
+CORPUS = os.path.join(SHARED, "corpus")
+
+
+def write_jsonl(path: str, docs: list[dict]) -> str:
+    """Write documents as JSON lines; .zst and .gz suffixes compress."""
+    data = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs).encode("utf-8")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if path.endswith(".zst"):
+        data = zstandard.ZstdCompressor().compress(data)
+    elif path.endswith(".gz"):
+        buf = io.BytesIO()
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+            gz.write(data)
+        data = buf.getvalue()
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return path

@@ -1,0 +1,205 @@
+"""The `gecko` command as a user runs it: help, usage errors, user errors (exit 1, no traceback), dedup, inspect."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import zstandard
+from typer.testing import CliRunner
+
+from gecko_cli.cli import app
+
+GECKO = [sys.executable, "-m", "gecko_cli"]
+
+
+def gecko(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run gecko in a fresh process, as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if k != "GECKO_DEBUG"}
+    full_env.update({"NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
+    return subprocess.run([*GECKO, *args], capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def invoke(*args: str):
+    """Run gecko in this process with typer's test runner; stdout and stderr are kept apart."""
+    return CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", "COLUMNS": "200"})
+
+
+def assert_user_error(code: int, stdout: str, stderr: str) -> list[str]:
+    """A user error: exit 1, `error: ...`, a blank line, `hint: ...` on stderr, nothing on stdout, no traceback."""
+    assert code == 1, stderr
+    assert stdout == ""
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert lines[0].startswith("error: ")
+    assert "" in lines and any(line.startswith("hint: ") for line in lines)
+    assert lines.index("") < [i for i, line in enumerate(lines) if line.startswith("hint: ")][0]
+    return lines
+
+
+# --------------------------------------------------------------------------------------------- in a process
+def test_help():
+    proc = gecko("--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: gecko" in proc.stdout
+    assert "dedup" in proc.stdout and "inspect" in proc.stdout
+
+
+def test_no_arguments_shows_help():
+    proc = gecko()
+    assert "Usage: gecko" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_console_script_version():
+    script = os.path.join(os.path.dirname(sys.executable), "gecko")
+    if not os.path.exists(script):
+        pytest.skip("no gecko script next to this Python")
+    proc = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("gecko ")
+
+
+def test_unknown_flag_is_a_usage_error():
+    proc = gecko("dedup", "--no-such-flag")
+    assert proc.returncode == 2
+    assert "No such option" in proc.stderr and "--no-such-flag" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_dedup_on_missing_input(tmp_path):
+    missing = str(tmp_path / "raw")
+    proc = gecko("dedup", missing, str(tmp_path / "clean"))
+    lines = assert_user_error(proc.returncode, proc.stdout, proc.stderr)
+    assert missing in lines[0] and "not found" in lines[0]
+    assert not os.path.exists(tmp_path / "clean")
+
+
+def test_gecko_debug_shows_the_traceback(tmp_path):
+    proc = gecko("inspect", str(tmp_path), env={"GECKO_DEBUG": "1"})
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "DataError" in proc.stderr
+    assert "error: " in proc.stderr
+
+
+def test_bad_record_in_process(tiny_raw, tmp_path):
+    bad = os.path.join(tiny_raw, "c.jsonl")
+    with open(bad, "w") as fh:
+        fh.write('{"text": "fine"}\n{"text": oops}\n')
+    proc = gecko("dedup", tiny_raw, str(tmp_path / "clean"))
+    lines = assert_user_error(proc.returncode, proc.stdout, proc.stderr)
+    assert f"{bad}:2: not valid JSON" in lines[0]
+
+
+# ---------------------------------------------------------------------------------------------------- dedup
+def test_dedup_then_inspect(tiny_raw, tmp_path):
+    out = str(tmp_path / "clean")
+    result = invoke("dedup", tiny_raw, out)
+    assert result.exit_code == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    docs = manifest["stats"]["documents"]
+    assert docs["read"] == 12 and docs["read"] == docs["kept"] + sum(docs["dropped"].values())
+    rows = sum(s["rows"] for s in manifest["shards"])
+    assert rows == docs["kept"]
+
+    result = invoke("inspect", out)
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert f"{rows} rows" in text
+    assert "schema: text: string, id: string, lang: string, source: string" in text
+    assert "--- sample 0" in text and '"id": "ko-0"' in text
+    assert "대한민국의 수도는 서울이며" in text
+
+    result = invoke("inspect", out, "--json", "--samples", "2")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["rows"] == rows and data["stage"] == "dedup"
+    assert [name for name, _ in data["schema"]] == ["text", "id", "lang", "source"]
+    assert len(data["samples"]) == 2 and data["samples"][0]["id"] == "ko-0"
+    assert data["stats"]["documents"] == docs
+
+
+def test_dedup_names_the_bad_line(tiny_raw, tmp_path):
+    bad = os.path.join(tiny_raw, "sub", "c.jsonl.zst")
+    with open(bad, "wb") as fh:
+        fh.write(zstandard.ZstdCompressor().compress(b'{"text": "fine"}\n\n{"text": "a\\ud800"}\n'))
+    result = invoke("dedup", tiny_raw, str(tmp_path / "clean"))
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    assert lines[0].startswith(f"error: {bad}:3: ")
+    assert "--on-bad-record skip" in result.stderr
+
+
+def test_skip_bad_records_counts_them(tiny_raw, tmp_path):
+    with open(os.path.join(tiny_raw, "c.jsonl"), "w") as fh:
+        fh.write('{"text": "a new and unique document about gardening"}\n[1, 2]\n{"body": "no text"}\n')
+    out = str(tmp_path / "clean")
+    result = invoke("dedup", tiny_raw, out, "--on-bad-record", "skip")
+    assert result.exit_code == 0, result.stderr
+    docs = json.load(open(os.path.join(out, "manifest.json")))["stats"]["documents"]
+    assert docs["read"] == 15
+    assert docs["dropped"]["bad_record"] == 2
+    assert docs["read"] == docs["kept"] + sum(docs["dropped"].values())
+
+
+def test_unknown_input_format_suggests_exclude(tiny_raw, tmp_path):
+    with open(os.path.join(tiny_raw, "notes.txt"), "w") as fh:
+        fh.write("not data")
+    out = str(tmp_path / "clean")
+    result = invoke("dedup", tiny_raw, out)
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    assert "notes.txt: unknown input format" in lines[0]
+    assert "--exclude '*.txt'" in result.stderr
+    assert invoke("dedup", tiny_raw, out, "--exclude", "*.txt").exit_code == 0
+
+
+def test_corrupt_input_file(tiny_raw, tmp_path):
+    path = os.path.join(tiny_raw, "sub", "b.jsonl.zst")
+    data = open(path, "rb").read()
+    with open(path, "wb") as fh:
+        fh.write(data[: len(data) // 2])
+    result = invoke("dedup", tiny_raw, str(tmp_path / "clean"))
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    assert path in lines[0] and "truncated" in lines[0]
+
+
+def test_output_written_with_other_settings_needs_overwrite(tiny_raw, tmp_path):
+    out = str(tmp_path / "clean")
+    assert invoke("dedup", tiny_raw, out).exit_code == 0
+    again = invoke("dedup", tiny_raw, out)  # same settings: already complete
+    assert again.exit_code == 0, again.stderr
+    result = invoke("dedup", tiny_raw, out, "--threshold", "0.5")
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    assert out in lines[0]
+    assert "--overwrite" in result.stderr
+    result = invoke("dedup", tiny_raw, out, "--threshold", "0.5", "--overwrite")
+    assert result.exit_code == 0, result.stderr
+    assert json.load(open(os.path.join(out, "manifest.json")))["config"]["threshold"] == 0.5
+
+
+def test_bad_host_index(tiny_raw, tmp_path):
+    result = invoke("dedup", tiny_raw, str(tmp_path / "clean"), "--num-hosts", "2", "--host-index", "2")
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    assert "--host-index 2" in lines[0]
+
+
+# -------------------------------------------------------------------------------------------------- inspect
+def test_inspect_folder_without_manifest(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"text": "x"}\n')
+    result = invoke("inspect", str(tmp_path))
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    assert lines[0] == f"error: {tmp_path} has no manifest.json: it is not a finished gecko output"
+
+
+def test_inspect_missing_folder(tmp_path):
+    result = invoke("inspect", str(tmp_path / "nope"))
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    assert "nope is not a folder" in lines[0]
+
+
+def test_inspect_negative_samples_is_a_usage_error(tmp_path):
+    result = invoke("inspect", str(tmp_path), "--samples", "-1")
+    assert result.exit_code == 2
