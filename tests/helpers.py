@@ -9,7 +9,7 @@ import os
 
 import zstandard
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
+SHARED = os.environ.get("GECKO_SHARED") or os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 CORPUS = os.path.join(SHARED, "corpus")
 
 

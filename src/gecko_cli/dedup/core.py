@@ -96,8 +96,9 @@ def cluster_summary(cluster: np.ndarray, top: int = 10) -> dict:
 def shard_plan(unit_bytes: list[np.ndarray], shard_bytes: int) -> list[list[int]]:
     """Split each unit's output documents into shards of about `shard_bytes` of text.
 
-    A shard never spans two units, so units write their shards independently; shards are numbered
-    consecutively over units in order.
+    A document goes to shard floor(text before it / shard_bytes) of its unit, so a shard holds at least one
+    document and overshoots the target by less than one document. A shard never spans two units, so units
+    write their shards independently; shards are numbered consecutively over units in order.
 
     Args:
         unit_bytes: per unit, the text bytes of each document it outputs, in order.
@@ -108,14 +109,8 @@ def shard_plan(unit_bytes: list[np.ndarray], shard_bytes: int) -> list[list[int]
     """
     plan = []
     for sizes in unit_bytes:
-        counts, rows, acc = [], 0, 0
-        for size in np.asarray(sizes).tolist():
-            if rows and acc + size > shard_bytes:
-                counts.append(rows)
-                rows, acc = 0, 0
-            rows += 1
-            acc += size
-        if rows:
-            counts.append(rows)
-        plan.append(counts)
+        sizes = np.asarray(sizes, dtype=np.int64)
+        before = np.cumsum(sizes) - sizes
+        _, counts = np.unique(before // shard_bytes, return_counts=True)
+        plan.append(counts.tolist())
     return plan
