@@ -564,3 +564,18 @@ def test_parquet_with_bad_bytes_in_its_footer_raises(tmp_path):
     assert data.count(b"zzzzq") >= 1
     write_bytes(path, data.replace(b"zzzzq", b"\xbc\xbczzq"))  # column names that are not UTF-8
     _expect_data_error(only_file(tmp_path), "not a readable parquet file")
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_a_text_column_beside_another_text_field_is_an_error(tmp_path, suffix):
+    import pyarrow.parquet as pq
+
+    docs = [{"content": "the text", "text": "something else"}]
+    path = tmp_path / f"a.{suffix}"
+    if suffix == "jsonl":
+        path.write_text(json.dumps(docs[0]) + "\n")
+    else:
+        pq.write_table(pa.Table.from_pylist(docs), str(path))
+    f = discover(str(tmp_path))[0]
+    with pytest.raises(DataError, match="besides the text"):
+        list(iter_records(f, text_field="content"))

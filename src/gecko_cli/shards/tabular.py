@@ -76,12 +76,16 @@ def _validated(rb: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def read_tabular(f, text_field, on_bad, batch_rows, want_table, extras_schema):
+    """Batches of records of a Parquet or Arrow file (see `iter_records`)."""
     batches = _record_batches(f, batch_rows)
     try:
         schema = next(batches)
         if text_field not in schema.names:
             raise DataError(f"{f.path}: no column {text_field!r} (columns: {', '.join(schema.names)})",
                             hint="name the text column with --text-field")
+        if text_field != schemas.TEXT and schemas.TEXT in schema.names:
+            raise DataError(f"{f.path}: has a {schemas.TEXT!r} column besides the text column {text_field!r}",
+                            hint=f"rename or remove one of them: the output's {schemas.TEXT!r} column is the text")
         start = 0
         for rb in batches:
             if rb.num_rows == 0:
