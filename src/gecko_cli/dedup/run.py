@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import glob
-import json
 import os
-import signal
-import sys
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 
 from gecko_cli import __version__
 from gecko_cli.console import log
 from gecko_cli.dedup import clusters, filtering, pairs, signatures
 from gecko_cli.dedup.config import PHASES, DedupConfig
 from gecko_cli.dedup.work import REASONS, Work
-from gecko_cli.errors import ConfigError
-from gecko_cli.shards import (
-    MANIFEST,
-    InputFile,
-    check_hosts,
-    discover,
-    fingerprint,
-    host_slice,
-    read_manifest,
-    remove_temp_files,
-    write_json_atomic,
-    write_manifest,
-)
+from gecko_cli.shards import InputFile, check_hosts, discover, fingerprint, host_slice, read_manifest, write_manifest
+from gecko_cli.stage import prepare_output, run_parallel
 
 
 @dataclass
@@ -103,80 +86,13 @@ def _mine(cfg: DedupConfig, inputs: list[InputFile]) -> list[InputFile]:
 
 
 def _parallel(cfg: DedupConfig, fn, jobs: list[tuple]) -> None:
-    if cfg.workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            fn(*job)
-        return
-    with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs)), mp_context=get_context("fork"),
-                             initializer=_die_with_parent) as pool:
-        for fut in [pool.submit(fn, *job) for job in jobs]:
-            fut.result()
+    run_parallel(cfg.workers, fn, jobs)
 
 
-def _die_with_parent() -> None:
-    # A worker whose parent is killed (kill -9, preemption) stops too, instead of writing on as an orphan.
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-# ------------------------------------------------------------------------------------ output folder state
 def _prepare(cfg: DedupConfig, work: Work, fp: str) -> bool:
     """Check the output folder against this run; returns True when it already holds this exact result."""
-    out = cfg.output
-    manifest_path = os.path.join(out, MANIFEST)
-    hint = "pass --overwrite to replace it, or choose another output folder"
-    if os.path.exists(manifest_path):
-        old = read_manifest(out)
-        if old.get("fingerprint") == fp and not cfg.overwrite:
-            return True
-        if not cfg.overwrite:
-            raise ConfigError(f"{out} holds the output of a dedup run with other settings or inputs", hint=hint)
-        _clear(cfg, work)
-    elif os.path.exists(work.state):
-        old = _read_state(work)
-        if old.get("fingerprint") != fp:
-            if not cfg.overwrite and _any_done(work):
-                raise ConfigError(f"{out} holds an unfinished dedup run with other settings or inputs", hint=hint)
-            _clear(cfg, work)
-    elif os.path.isdir(out) and os.listdir(out):
-        if not cfg.overwrite:
-            raise ConfigError(f"{out} is not empty and is not a gecko dedup output", hint=hint)
-        _clear(cfg, work)
-    elif cfg.overwrite:
-        _clear(cfg, work)
-    os.makedirs(out, exist_ok=True)
-    work.make()
-    if cfg.num_hosts == 1:
-        remove_temp_files(out)
-        for sub in ("signatures", "pairs", "clusters", "filter"):
-            remove_temp_files(os.path.join(work.root, sub))
-        if cfg.keep_dropped and os.path.isdir(cfg.keep_dropped):
-            remove_temp_files(cfg.keep_dropped)
-    write_json_atomic(work.state, {"fingerprint": fp, "config": cfg.output_settings()})
-    return False
-
-
-def _any_done(work: Work) -> bool:
-    """Whether an unfinished run got as far as finishing some unit (else it can restart with new settings)."""
-    return bool(glob.glob(os.path.join(glob.escape(work.root), "*", "done*.json")))
-
-
-def _read_state(work: Work) -> dict:
-    try:
-        with open(work.state, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return {}
-
-
-def _clear(cfg: DedupConfig, work: Work) -> None:
-    work.remove()
-    for folder in filter(None, (cfg.output, cfg.keep_dropped)):
-        for path in glob.glob(os.path.join(glob.escape(folder), "shard-*.arrow")) + [os.path.join(folder, MANIFEST)]:
-            if os.path.exists(path):
-                os.remove(path)
+    return prepare_output(work, cfg.output, fp, cfg.output_settings(), overwrite=cfg.overwrite,
+                          single_host=cfg.num_hosts == 1, side_dirs=tuple(filter(None, (cfg.keep_dropped,))))
 
 
 # ------------------------------------------------------------------------------------------------ manifest

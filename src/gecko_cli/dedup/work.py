@@ -8,17 +8,11 @@ files read back through memory maps, so that no phase needs all signatures in me
 from __future__ import annotations
 
 import base64
-import json
-import os
-import shutil
 
 import numpy as np
 import pyarrow as pa
 
-from gecko_cli.errors import DataError
-from gecko_cli.shards import write_bytes_atomic, write_json_atomic
-
-WORK_DIR = ".gecko-work"
+from gecko_cli.stage import WorkDir, memmap
 
 META = np.dtype([("hash", "<u8", (2,)), ("nchars", "<i8"), ("nbytes", "<i8"), ("status", "u1")])
 DECISION = np.dtype([("reason", "u1"), ("dup_of", "<i8"), ("cluster", "<i8")])
@@ -29,48 +23,12 @@ KEPT, EXACT, NEAR, EMPTY, BAD_RECORD = 0, 1, 2, 3, 4
 REASONS = ("kept", "exact_duplicate", "near_duplicate", "empty", "bad_record")
 
 
-class Work:
-    """Paths and readers of the work folder of one dedup output."""
+class Work(WorkDir):
+    """The work folder of one dedup output, with the array files its phases hand to each other."""
 
     def __init__(self, out_dir: str):
-        self.root = os.path.join(out_dir, WORK_DIR)
-        self.state = os.path.join(self.root, "state.json")
+        super().__init__(out_dir, ("signatures", "pairs", "clusters", "filter"), "dedup")
 
-    def make(self) -> None:
-        for sub in ("signatures", "pairs", "clusters", "filter"):
-            os.makedirs(os.path.join(self.root, sub), exist_ok=True)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def path(self, phase: str, name: str) -> str:
-        return os.path.join(self.root, phase, name)
-
-    # ------------------------------------------------------------------------------------------- markers
-    def done_path(self, phase: str, unit: int | None) -> str:
-        return self.path(phase, "done.json" if unit is None else f"done-{unit:05d}.json")
-
-    def is_done(self, phase: str, unit: int | None) -> bool:
-        return os.path.exists(self.done_path(phase, unit))
-
-    def mark_done(self, phase: str, unit: int | None, info: dict) -> None:
-        write_json_atomic(self.done_path(phase, unit), info)
-
-    def done_info(self, phase: str, unit: int | None) -> dict:
-        with open(self.done_path(phase, unit), encoding="utf-8") as fh:
-            return json.load(fh)
-
-    def require(self, phase: str, units: range | list, before: str) -> None:
-        """Fail clearly when an earlier phase has not finished every unit."""
-        missing = [u for u in units if not self.is_done(phase, u)]
-        if missing:
-            raise DataError(
-                f"phase {phase!r} has not finished {len(missing)} of {len(units)} units "
-                f"(first missing: {missing[0]}), which {before!r} needs",
-                hint=f"run `gecko dedup ... --phase {phase}` on every host first (a rerun resumes)",
-            )
-
-    # -------------------------------------------------------------------------------------------- arrays
     def sig_file(self, unit: int) -> str:
         return self.path("signatures", f"sig-{unit:05d}.u32")
 
@@ -84,13 +42,13 @@ class Work:
         return self.path("signatures", f"sketch-{unit:05d}.u16")
 
     def signatures(self, unit: int, num_perm: int) -> np.ndarray:
-        return _memmap(self.sig_file(unit), np.uint32).reshape(-1, num_perm)
+        return memmap(self.sig_file(unit), np.uint32).reshape(-1, num_perm)
 
     def sketches(self, unit: int, bins: int) -> np.ndarray:
-        return _memmap(self.sketch_file(unit), np.uint16).reshape(-1, bins)
+        return memmap(self.sketch_file(unit), np.uint16).reshape(-1, bins)
 
     def meta(self, unit: int) -> np.ndarray:
-        return _memmap(self.meta_file(unit), META)
+        return memmap(self.meta_file(unit), META)
 
     def ids(self, unit: int) -> pa.Array:
         reader = pa.ipc.open_file(pa.memory_map(self.ids_file(unit)))
@@ -103,16 +61,8 @@ class Work:
         return self.path("clusters", f"decision-{unit:05d}.bin")
 
     def decisions(self, unit: int) -> np.ndarray:
-        return _memmap(self.decision_file(unit), DECISION)
+        return memmap(self.decision_file(unit), DECISION)
 
-    def write_array(self, path: str, arr: np.ndarray) -> None:
-        write_bytes_atomic(path, np.ascontiguousarray(arr).tobytes())
-
-
-def _memmap(path: str, dtype) -> np.ndarray:
-    if os.path.getsize(path) == 0:
-        return np.zeros(0, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r")
 
 
 def schema_to_text(schema: pa.Schema | None) -> str | None:

@@ -1,0 +1,157 @@
+"""Plumbing every stage shares: the work folder of a phased run, the output folder's state, worker processes.
+
+A stage writes its output folder and, while it runs, `OUT/.gecko-work/` with one sub-folder per phase. Each
+unit of a phase (an input file, a band, an output shard) writes its files atomically and then its
+`done-*.json` marker, so a rerun skips finished units and a crash leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import numpy as np
+
+from gecko_cli.errors import ConfigError, DataError
+from gecko_cli.shards import MANIFEST, read_manifest, remove_temp_files, write_bytes_atomic, write_json_atomic
+
+WORK_DIR = ".gecko-work"
+
+
+class WorkDir:
+    """The work folder of one stage output, with a sub-folder per phase."""
+
+    def __init__(self, out_dir: str, phases: tuple[str, ...], stage: str):
+        self.root = os.path.join(out_dir, WORK_DIR)
+        self.state = os.path.join(self.root, "state.json")
+        self.phases = phases
+        self.stage = stage
+
+    def make(self) -> None:
+        for sub in self.phases:
+            os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def path(self, phase: str, name: str) -> str:
+        return os.path.join(self.root, phase, name)
+
+    def done_path(self, phase: str, unit: int | None) -> str:
+        return self.path(phase, "done.json" if unit is None else f"done-{unit:05d}.json")
+
+    def is_done(self, phase: str, unit: int | None) -> bool:
+        return os.path.exists(self.done_path(phase, unit))
+
+    def mark_done(self, phase: str, unit: int | None, info: dict) -> None:
+        write_json_atomic(self.done_path(phase, unit), info)
+
+    def done_info(self, phase: str, unit: int | None) -> dict:
+        with open(self.done_path(phase, unit), encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def require(self, phase: str, units, before: str) -> None:
+        """Fail clearly when an earlier phase has not finished every unit."""
+        units = list(units)
+        missing = [u for u in units if not self.is_done(phase, u)]
+        if missing:
+            raise DataError(
+                f"phase {phase!r} has not finished {len(missing)} of {len(units)} units "
+                f"(first missing: {missing[0]}), which {before!r} needs",
+                hint=f"run `gecko {self.stage} ... --phase {phase}` on every host first (a rerun resumes)",
+            )
+
+    def write_array(self, path: str, arr: np.ndarray) -> None:
+        write_bytes_atomic(path, np.ascontiguousarray(arr).tobytes())
+
+    def any_done(self) -> bool:
+        """Whether a run got as far as finishing some unit (else it may restart with other settings)."""
+        return bool(glob.glob(os.path.join(glob.escape(self.root), "*", "done*.json")))
+
+    def read_state(self) -> dict:
+        try:
+            with open(self.state, encoding="utf-8") as fh:
+                return json.load(fh)
+        except (OSError, ValueError):
+            return {}
+
+
+def memmap(path: str, dtype) -> np.ndarray:
+    """A read-only memory map of a raw array file (an empty file gives an empty array)."""
+    if os.path.getsize(path) == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
+
+
+def prepare_output(work: WorkDir, out: str, fp: str, settings: dict, *, overwrite: bool, single_host: bool,
+                   side_dirs: tuple[str, ...] = ()) -> bool:
+    """Check an output folder against this run, clearing it when allowed; returns True when it already holds
+    exactly this result (same fingerprint), so there is nothing to do.
+
+    Args:
+        work: the run's work folder.
+        out: the output folder.
+        fp: fingerprint of the settings and inputs.
+        settings: what state.json records of the settings.
+        overwrite: replace an output or unfinished run with other settings.
+        single_host: this process is the only writer, so stale temporary files may be deleted.
+        side_dirs: other folders the stage writes shards into (e.g. --keep-dropped).
+    """
+    stage = work.stage
+    hint = "pass --overwrite to replace it, or choose another output folder"
+    if os.path.exists(os.path.join(out, MANIFEST)):
+        if read_manifest(out).get("fingerprint") == fp and not overwrite:
+            return True
+        if not overwrite:
+            raise ConfigError(f"{out} holds the output of a {stage} run with other settings or inputs", hint=hint)
+        _clear(work, out, side_dirs)
+    elif os.path.exists(work.state):
+        if work.read_state().get("fingerprint") != fp:
+            if not overwrite and work.any_done():
+                raise ConfigError(f"{out} holds an unfinished {stage} run with other settings or inputs", hint=hint)
+            _clear(work, out, side_dirs)
+    elif os.path.isdir(out) and os.listdir(out):
+        if not overwrite:
+            raise ConfigError(f"{out} is not empty and is not a gecko {stage} output", hint=hint)
+        _clear(work, out, side_dirs)
+    elif overwrite:
+        _clear(work, out, side_dirs)
+    os.makedirs(out, exist_ok=True)
+    work.make()
+    if single_host:
+        for folder in (out, *(os.path.join(work.root, p) for p in work.phases), *side_dirs):
+            if os.path.isdir(folder):
+                remove_temp_files(folder)
+    write_json_atomic(work.state, {"fingerprint": fp, "config": settings})
+    return False
+
+
+def _clear(work: WorkDir, out: str, side_dirs: tuple[str, ...]) -> None:
+    work.remove()
+    for folder in (out, *side_dirs):
+        for path in glob.glob(os.path.join(glob.escape(folder), "shard-*.arrow")) + [os.path.join(folder, MANIFEST)]:
+            if os.path.exists(path):
+                os.remove(path)
+
+
+def run_parallel(workers: int, fn, jobs: list[tuple]) -> list:
+    """Run fn(*job) for every job, in `workers` forked processes when more than one; results in job order."""
+    if workers == 1 or len(jobs) <= 1:
+        return [fn(*job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("fork"),
+                             initializer=_die_with_parent) as pool:
+        return [fut.result() for fut in [pool.submit(fn, *job) for job in jobs]]
+
+
+def _die_with_parent() -> None:
+    # A worker whose parent is killed (kill -9, preemption) stops too, instead of writing on as an orphan.
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
