@@ -25,6 +25,7 @@ test-slow: install
 bench: install
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	$(PY) benchmarks/bench_dedup.py
+	$(PY) benchmarks/bench_balance.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks examples

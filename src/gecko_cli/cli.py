@@ -41,26 +41,30 @@ def _root(
 
 
 def _register() -> None:
+    from gecko_cli.balance.cli import balance
     from gecko_cli.dedup.cli import dedup
     from gecko_cli.inspection.cli import inspect
 
-    for command in (dedup, inspect):
+    for command in (dedup, balance, inspect):
         app.command(help=command.__doc__)(error_boundary(command))
 
 
 
-def build_config(ctx: typer.Context, cls, section: str, config_path: str | None, flags: dict, paths: dict):
+def build_config(ctx: typer.Context, cls, section: str, config_path: str | None, flags: dict, paths: dict,
+                 renamed: dict | None = None):
     """Turn a command's flags into its stage config: defaults < config file < explicit flags.
 
     `paths` maps a path flag to (workspace folder name, unused): a path flag left out takes the workspace
-    folder from gecko.toml [paths], else its default name.
+    folder from gecko.toml [paths], else its default name. `renamed` maps a flag to the config field it sets
+    under another name (--shard-size sets shard_bytes).
     """
     from gecko_cli.config import load_file, merge, workspace_path
 
     file = load_file(config_path)
     explicit = {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
-    if "shard_size" in explicit:
-        explicit.add("shard_bytes")
+    for flag, name in {"shard_size": "shard_bytes", **(renamed or {})}.items():
+        if flag in explicit:
+            explicit.add(name)
     for key, (workspace_name, _) in paths.items():
         if flags.get(key) is None:
             flags[key] = workspace_path(file, workspace_name)

@@ -66,17 +66,32 @@ def merge(cls, section: str, file: dict, flags: dict, explicit: set[str]):
         if name not in fields:
             raise ConfigError(f"unknown key {key!r} in [{section}] of the config file",
                               hint=f"valid keys: {', '.join(sorted(fields))}")
-        values[name] = _convert(section, key, value, fields[name].type)
+        nested = _nested_default(fields[name])
+        if nested is not None and isinstance(value, dict):  # a table such as [balance.rules]
+            values[name] = merge(type(nested), f"{section}.{key}", {f"{section}.{key}": value}, {}, set())
+        else:
+            values[name] = _convert(section, key, value, fields[name].type)
     for name, value in flags.items():
         if name in explicit or name not in values:
             values[name] = value
     return cls(**{k: v for k, v in values.items() if k in fields})
 
 
+def _nested_default(f: dataclasses.Field):
+    if f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+        return value if dataclasses.is_dataclass(value) else None
+    return None
+
+
 def _convert(section: str, key: str, value, annotation):
     kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    if isinstance(value, str) and (kind.startswith("tuple[tuple") or kind in ("float | None", "int | None")):
+        return value  # written as text ("ko=0.35,en=0.28", "2GB"): the config class parses it
     try:
         if kind.startswith("tuple"):
+            if isinstance(value, dict):
+                return tuple(value.items())
             return tuple(value) if isinstance(value, list) else (value,)
         if kind == "bool":
             if not isinstance(value, bool):

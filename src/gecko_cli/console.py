@@ -10,8 +10,10 @@ from rich.console import Console
 
 _NO_COLOR = bool(os.environ.get("NO_COLOR"))
 
+# Tables go to files and pipes as often as to terminals: give them room there instead of 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 160
 err = Console(stderr=True, no_color=_NO_COLOR, highlight=False, soft_wrap=True)
-out = Console(no_color=_NO_COLOR, highlight=False, soft_wrap=True)
+out = Console(no_color=_NO_COLOR, highlight=False, soft_wrap=True, width=_WIDTH)
 
 log = logging.getLogger("gecko")
 

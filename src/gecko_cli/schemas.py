@@ -28,4 +28,7 @@ DEDUP_DROPPED_FIELDS = (
     pa.field(DEDUP_DUP_OF, pa.string()),
 )
 
+# Column added to documents that balance drops, when they are written for audit (--keep-dropped).
+BALANCE_REASON = "balance_reason"
+
 SCHEMAS = {"docs": DOCS}

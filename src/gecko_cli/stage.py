@@ -90,7 +90,7 @@ def memmap(path: str, dtype) -> np.ndarray:
 
 
 def prepare_output(work: WorkDir, out: str, fp: str, settings: dict, *, overwrite: bool, single_host: bool,
-                   side_dirs: tuple[str, ...] = ()) -> bool:
+                   side_dirs: tuple[str, ...] = (), reuse: tuple[str, str] | None = None) -> bool:
     """Check an output folder against this run, clearing it when allowed; returns True when it already holds
     exactly this result (same fingerprint), so there is nothing to do.
 
@@ -102,6 +102,8 @@ def prepare_output(work: WorkDir, out: str, fp: str, settings: dict, *, overwrit
         overwrite: replace an output or unfinished run with other settings.
         single_host: this process is the only writer, so stale temporary files may be deleted.
         side_dirs: other folders the stage writes shards into (e.g. --keep-dropped).
+        reuse: (phase, fingerprint of what that phase depends on): an unfinished run with other settings keeps
+            that phase's finished work when this fingerprint is unchanged (e.g. a new mix reuses the scan).
     """
     stage = work.stage
     hint = "pass --overwrite to replace it, or choose another output folder"
@@ -112,10 +114,14 @@ def prepare_output(work: WorkDir, out: str, fp: str, settings: dict, *, overwrit
             raise ConfigError(f"{out} holds the output of a {stage} run with other settings or inputs", hint=hint)
         _clear(work, out, side_dirs)
     elif os.path.exists(work.state):
-        if work.read_state().get("fingerprint") != fp:
-            if not overwrite and work.any_done():
+        state = work.read_state()
+        if state.get("fingerprint") != fp:
+            if reuse and state.get("reuse") == list(reuse) and not overwrite:
+                _clear(work, out, (), keep=reuse[0])
+            elif not overwrite and work.any_done():
                 raise ConfigError(f"{out} holds an unfinished {stage} run with other settings or inputs", hint=hint)
-            _clear(work, out, side_dirs)
+            else:
+                _clear(work, out, side_dirs)
     elif os.path.isdir(out) and os.listdir(out):
         if not overwrite:
             raise ConfigError(f"{out} is not empty and is not a gecko {stage} output", hint=hint)
@@ -128,12 +134,17 @@ def prepare_output(work: WorkDir, out: str, fp: str, settings: dict, *, overwrit
         for folder in (out, *(os.path.join(work.root, p) for p in work.phases), *side_dirs):
             if os.path.isdir(folder):
                 remove_temp_files(folder)
-    write_json_atomic(work.state, {"fingerprint": fp, "config": settings})
+    write_json_atomic(work.state, {"fingerprint": fp, "config": settings, "reuse": list(reuse) if reuse else None})
     return False
 
 
-def _clear(work: WorkDir, out: str, side_dirs: tuple[str, ...]) -> None:
-    work.remove()
+def _clear(work: WorkDir, out: str, side_dirs: tuple[str, ...], keep: str | None = None) -> None:
+    if keep is None:
+        work.remove()
+    else:
+        for phase in work.phases:
+            if phase != keep:
+                shutil.rmtree(os.path.join(work.root, phase), ignore_errors=True)
     for folder in (out, *side_dirs):
         for path in glob.glob(os.path.join(glob.escape(folder), "shard-*.arrow")) + [os.path.join(folder, MANIFEST)]:
             if os.path.exists(path):

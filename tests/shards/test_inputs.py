@@ -227,3 +227,17 @@ def test_good_hosts_pass():
     for n in (1, 2, 7):
         for i in range(n):
             check_hosts(n, i)
+
+
+def test_unfinished_gecko_output_is_refused(tmp_path):
+    touch(tmp_path, "shard-00000.arrow")
+    (tmp_path / ".gecko-work").mkdir()
+    with pytest.raises(DataError, match="unfinished"):
+        discover(str(tmp_path))
+
+
+def test_folder_of_other_shards_is_refused(tmp_path):
+    touch(tmp_path, "shard-00000.arrow")
+    (tmp_path / "manifest.json").write_text('{"stage": "pack", "schema": "packed", "shards": []}')
+    with pytest.raises(DataError, match="packed shards, not docs"):
+        discover(str(tmp_path))

@@ -53,6 +53,8 @@ def discover(root: str, exclude: tuple[str, ...] = ()) -> list[InputFile]:
     """
     if not os.path.exists(root):
         raise DataError(f"input {root} does not exist", hint="check the path, or pass the input folder")
+    if os.path.isdir(root):
+        check_gecko_folder(root)
     if os.path.isfile(root):
         found = [(os.path.basename(root), root)]
     else:
@@ -103,6 +105,25 @@ def _unreadable(e: OSError) -> None:
     # os.walk skips folders it cannot list unless told otherwise: their files would go missing silently.
     raise DataError(f"{e.filename}: cannot list the folder ({e.strerror})",
                     hint="fix its permissions, or move it out of the input folder")
+
+
+def check_gecko_folder(root: str, schema: str = "docs") -> None:
+    """Refuse a gecko output folder that is unfinished or holds another kind of shard than documents."""
+    import json
+
+    manifest = os.path.join(root, "manifest.json")
+    if os.path.exists(manifest):
+        try:
+            with open(manifest, encoding="utf-8") as fh:
+                found = json.load(fh).get("schema", schema)
+        except (OSError, ValueError, AttributeError):
+            return  # not a gecko manifest: the folder is read as plain input files
+        if found != schema:
+            raise DataError(f"{root} holds {found} shards, not {schema}",
+                            hint="pass a folder of documents (raw files, or dedup's or balance's output)")
+    elif os.path.isdir(os.path.join(root, _WORK_DIR)):
+        raise DataError(f"{root} is an unfinished gecko output (no manifest.json yet)",
+                        hint="finish the stage that writes it first: run it again and it resumes")
 
 
 def host_slice(items: list, num_hosts: int, host_index: int) -> list:

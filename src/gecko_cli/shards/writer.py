@@ -38,16 +38,18 @@ class ShardWriter:
     exception deletes the partial file. Or call `close()` / `abort()` yourself.
     """
 
-    def __init__(self, out_dir: str, index: int, schema: pa.Schema):
+    def __init__(self, out_dir: str, index: int, schema: pa.Schema, compression: str | None = "zstd"):
         self.name = shard_name(index)
         self.path = os.path.join(out_dir, self.name)
         self._tmp = f"{self.path}{_TMP}{os.getpid()}"
         self.schema = schema
         self.rows = 0
+        self.batches = 0  # record batches written so far: the index of the next one in the file
         self.info: ShardInfo | None = None  # set by close()
         self._sink = pa.OSFile(self._tmp, "wb")
         try:
-            options = pa.ipc.IpcWriteOptions(compression="zstd")
+            # Uncompressed shards (work files) can be memory-mapped and read row by row without copies.
+            options = pa.ipc.IpcWriteOptions(compression=compression)
             self._writer = pa.ipc.new_file(self._sink, schema, options=options)
         except BaseException:
             self._sink.close()
@@ -57,9 +59,13 @@ class ShardWriter:
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         if data.num_rows:
             if isinstance(data, pa.Table):
-                self._writer.write_table(data)
+                batches = data.to_batches()
+                for batch in batches:
+                    self._writer.write_batch(batch)
+                self.batches += len(batches)
             else:
                 self._writer.write_batch(data)
+                self.batches += 1
             self.rows += data.num_rows
 
     def close(self) -> ShardInfo:

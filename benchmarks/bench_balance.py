@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Benchmark `gecko balance` on the shared sample corpus, with 1 and 2 workers.
+
+The corpus is first deduplicated with `gecko dedup` (untimed), as in the pipeline; then `gecko balance
+--relabel` (so that every document's language is detected, as for unlabelled input) runs with --workers 1 and
+--workers 2, each in its own process, timed 3 times (the median counts). Reports documents per second and MB of
+input text per second per core for the whole stage, peak RSS, whether both outputs are byte-identical, and the
+plan. Numbers go to OUT/balance.json and a markdown summary to stdout.
+
+Usage: python benchmarks/bench_balance.py [--out benchmarks/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_MB_S_PER_CORE = 20.0
+REPEAT = 3
+
+
+def shared_dir() -> Path:
+    """The shared data folder: $GECKO_SHARED, else ../shared next to the repository."""
+    path = Path(os.environ.get("GECKO_SHARED") or REPO.parent / "shared")
+    if not (path / "corpus").is_dir():
+        sys.exit(f"error: {path}/corpus not found\n\nhint: set GECKO_SHARED to the shared folder")
+    return path
+
+
+def gecko() -> str:
+    path = Path(sys.executable).parent / "gecko"
+    return str(path) if path.exists() else (shutil.which("gecko") or "gecko")
+
+
+def measure(cmd: list[str], log: Path) -> dict:
+    """Run a command in its own process: wall time, CPU time (children included) and peak RSS."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as fh:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"error: {' '.join(cmd)} failed\n{log.read_text(errors='replace')[-3000:]}")
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def median_run(cmd: list[str], log: Path) -> dict:
+    runs = sorted((measure(cmd, log) for _ in range(REPEAT)), key=lambda r: r["wall_s"])
+    return {**runs[len(runs) // 2], "wall_s_all": [round(r["wall_s"], 3) for r in runs]}
+
+
+def identical(a: Path, b: Path) -> bool:
+    names = sorted(p.name for p in a.iterdir())
+    return names == sorted(p.name for p in b.iterdir()) and all(
+        (a / n).read_bytes() == (b / n).read_bytes() for n in names)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "out"))
+    args = ap.parse_args(argv)
+    out = Path(args.out).resolve() / "balance"
+    out.mkdir(parents=True, exist_ok=True)
+    clean = out / "clean"
+    measure([gecko(), "dedup", str(shared_dir() / "corpus"), str(clean), "--exclude", "*.md", "--overwrite"],
+            out / "dedup.log")
+    manifest = json.loads((clean / "manifest.json").read_text())
+    docs, text_mb = manifest["stats"]["documents"]["kept"], manifest["stats"]["text_bytes"]["kept"] / 1e6
+    rows = []
+    for workers in (1, 2):
+        cmd = [gecko(), "balance", str(clean), str(out / f"mixed_w{workers}"), "--relabel", "--overwrite",
+               "--workers", str(workers), "--json"]
+        r = median_run(cmd, out / f"balance_w{workers}.log")
+        r.update(workers=workers, docs_s=docs / r["wall_s"], mb_s=text_mb / r["wall_s"],
+                 mb_s_per_core=text_mb / r["wall_s"] / workers)
+        rows.append(r)
+    result = json.loads((out / "balance_w1.log").read_text().splitlines()[-1])
+    report = {"input": {"documents": docs, "text_mb": text_mb}, "runs": rows,
+              "identical_w1_w2": identical(out / "mixed_w1", out / "mixed_w2"), "stats": result["stats"],
+              "target_mb_s_per_core": TARGET_MB_S_PER_CORE, "cpu_count": os.cpu_count()}
+    (out.parent / "balance.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"Input: {docs:,} documents, {text_mb:.1f} MB of text (the shared corpus after gecko dedup); "
+          f"{os.cpu_count()} CPUs\n")
+    print("| workers | wall s | CPU s | docs/s | MB/s | MB/s per core | peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        mark = "PASS" if r["mb_s_per_core"] >= TARGET_MB_S_PER_CORE else "FAIL"
+        print(f"| {r['workers']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['docs_s']:,.0f} | {r['mb_s']:.1f} "
+              f"| {r['mb_s_per_core']:.1f} {mark} | {r['peak_rss_mb']:.0f} |")
+    print(f"\n--workers 2 output byte-identical to --workers 1: {str(report['identical_w1_w2']).lower()}\n")
+    print("| lang | docs in | MB in | docs kept | MB kept | docs out | MB out | share | epochs | dropped |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for lang, r in result["stats"]["languages"].items():
+        print(f"| {lang} | {r['docs_in']:,} | {r['bytes_in'] / 1e6:.1f} | {r['docs_kept']:,} | {r['bytes_kept'] / 1e6:.1f} "
+              f"| {r['docs_out']:,} | {r['bytes_out'] / 1e6:.1f} | {r['share_out']:.1%} | {r['epochs']:.2f} "
+              f"| {r['dropped']} |")
+    print(f"\npersonal data replaced: {result['stats']['pii']}")
+
+
+if __name__ == "__main__":
+    main()

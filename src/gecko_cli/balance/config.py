@@ -1,0 +1,169 @@
+"""Settings of `gecko balance`: the single source of their defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+
+from gecko_cli.balance.rules import RulesConfig
+from gecko_cli.errors import ConfigError
+
+PHASES = ("scan", "plan", "scatter", "gather")
+MIX_LANGS = ("ko", "en", "code", "other")
+BY = ("bytes", "tokens")
+DEFAULT_MIX = (("ko", 0.35), ("en", 0.28), ("code", 0.37))
+
+# Settings that change how the work is spread, not what it produces: left out of the fingerprint.
+_RUNTIME = ("input", "output", "workers", "num_hosts", "host_index", "phase", "overwrite", "keep_work", "dry_run")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BalanceConfig:
+    """Everything `gecko balance` needs to know.
+
+    Attributes:
+        input: folder of documents (normally dedup's output) or any input `gecko dedup` reads.
+        output: folder for the mixed documents.
+        mix: target share of each language, summing to 1.
+        by: measure shares in `bytes` of text or in `tokens` (estimated with `tokenizer`).
+        tokenizer: folder (or tokenizer.json) of a HuggingFace tokenizer, for `by="tokens"`.
+        total: output size in bytes or tokens; None: the largest mix with no language above max_epochs.
+        max_epochs: most repetitions of any language's documents.
+        best_effort: when the cap makes the mix impossible, write the closest mix instead of stopping.
+        relabel: detect every document's language, ignoring existing labels.
+        keep_other: keep documents in no known language (label `other`) instead of dropping them.
+        scrub_pii: replace e-mail addresses, phone, resident registration and card numbers by placeholders.
+        rules: thresholds of the quality rules (a None threshold turns its rule off).
+        apply_rules: False turns every quality rule off.
+        seed: seed of sampling and shuffling.
+        token_sample_bytes: text per language tokenized to estimate tokens per byte.
+        text_field, on_bad_record, exclude: as for `gecko dedup`, for inputs that are not gecko shards.
+        keep_dropped: folder for the documents the rules drop, with their reason, or None.
+        shard_bytes: target text size of an output shard.
+        workers, num_hosts, host_index, phase, overwrite, keep_work, dry_run: how and where the work runs.
+    """
+
+    input: str = "clean"
+    output: str = "mixed"
+    mix: tuple[tuple[str, float], ...] = DEFAULT_MIX
+    by: str = "bytes"
+    tokenizer: str | None = None
+    total: float | None = None
+    max_epochs: float = 4.0
+    best_effort: bool = False
+    relabel: bool = False
+    keep_other: bool = False
+    scrub_pii: bool = True
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    apply_rules: bool = True
+    seed: int = 0
+    token_sample_bytes: int = 4_000_000
+    text_field: str = "text"
+    on_bad_record: str = "error"
+    exclude: tuple[str, ...] = ()
+    keep_dropped: str | None = None
+    shard_bytes: int = 256_000_000
+    batch_rows: int = 2048
+    workers: int = 1
+    num_hosts: int = 1
+    host_index: int = 0
+    phase: str = "all"
+    overwrite: bool = False
+    keep_work: bool = False
+    dry_run: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.mix, str):
+            object.__setattr__(self, "mix", parse_mix(self.mix))
+        elif isinstance(self.mix, dict):
+            object.__setattr__(self, "mix", tuple(self.mix.items()))
+        check_mix(dict(self.mix))
+        if isinstance(self.total, str):
+            from gecko_cli.balance.sizes import parse_total
+
+            object.__setattr__(self, "total", parse_total(self.total, self.by))
+        _choice("--by", self.by, BY)
+        _choice("--phase", self.phase, ("all", *PHASES))
+        _choice("--on-bad-record", self.on_bad_record, ("error", "skip"))
+        if self.by == "tokens" and not self.tokenizer:
+            raise ConfigError("--by tokens needs --tokenizer", hint="pass the folder that `gecko train-tokenizer` wrote")
+        if self.total is not None and self.total <= 0:
+            raise ConfigError(f"--total must be positive, not {self.total}")
+        if self.max_epochs <= 0:
+            raise ConfigError(f"--max-epochs must be positive, not {self.max_epochs}")
+        for name in ("workers", "shard_bytes", "batch_rows", "token_sample_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        if os.path.abspath(self.input) == os.path.abspath(self.output):
+            raise ConfigError("the output folder must differ from the input folder")
+        if self.keep_dropped is not None and os.path.abspath(self.keep_dropped) == os.path.abspath(self.output):
+            raise ConfigError("--keep-dropped must be another folder than the output")
+
+    @property
+    def mix_dict(self) -> dict[str, float]:
+        return dict(self.mix)
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["mix"] = self.mix_dict
+        d["exclude"] = list(self.exclude)
+        return d
+
+    def output_settings(self) -> dict:
+        """The settings that decide the output bytes (what the fingerprint covers)."""
+        d = self.as_dict()
+        for key in _RUNTIME:
+            d.pop(key)
+        d["keep_dropped"] = self.keep_dropped is not None
+        if d["tokenizer"]:
+            d["tokenizer"] = os.path.abspath(d["tokenizer"])
+        return d
+
+
+    def scan_settings(self) -> dict:
+        """The settings the scan phase depends on: other changes (mix shares, total, epochs) reuse a scan."""
+        d = self.output_settings()
+        keep = ("relabel", "keep_other", "scrub_pii", "rules", "apply_rules", "seed", "token_sample_bytes",
+                "text_field", "on_bad_record", "exclude", "keep_dropped", "batch_rows")
+        out = {k: d[k] for k in keep}
+        out["mix_langs"] = sorted(lang for lang, share in self.mix if share > 0)
+        return out
+
+
+def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
+    """Parse `ko=0.35,en=0.28,code=0.37` (shares may also be percentages: ko=35,en=28,code=37)."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            share = float(value)
+        except ValueError:
+            share = None
+        if not sep or share is None:
+            raise ConfigError(f"--mix: cannot read {part!r}", hint="write it like ko=0.35,en=0.28,code=0.37")
+        pairs.append((name.strip(), share))
+    if pairs and sum(s for _, s in pairs) > 1.5:  # percentages
+        pairs = [(n, s / 100) for n, s in pairs]
+    return tuple(pairs)
+
+
+def check_mix(mix: dict[str, float]) -> None:
+    """A mix names known languages once each, with non-negative shares summing to 1."""
+    if not mix:
+        raise ConfigError("--mix is empty", hint="write it like ko=0.35,en=0.28,code=0.37")
+    unknown = [n for n in mix if n not in MIX_LANGS]
+    if unknown:
+        raise ConfigError(f"--mix names an unknown language {unknown[0]!r}",
+                          hint=f"languages are {', '.join(MIX_LANGS)}")
+    if any(s < 0 for s in mix.values()):
+        raise ConfigError("--mix shares must not be negative")
+    total = sum(mix.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ConfigError(f"--mix shares sum to {total:g}, not 1",
+                          hint="make them add up to 1, e.g. ko=0.35,en=0.28,code=0.37")
+
+
+def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")

@@ -1,0 +1,398 @@
+"""Quality rules of `gecko balance`: cheap per-document tests whose names are the drop reasons in the manifest.
+
+Each rule is a small `Rule` subclass registered in `RULES`, in the order they are applied; the first rule a
+document fails is its drop reason. The base class does the plumbing (which languages a rule judges, which
+`RulesConfig` thresholds it reads, turning it off when they are None); a subclass writes only `fails`.
+The defaults were calibrated on the shared corpus: benchmarks/bench_rules.py prints their drop rates.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import NamedTuple
+
+from gecko_cli.errors import ConfigError
+
+LANGS = ("ko", "en", "code")
+PROSE = ("ko", "en")
+
+# Kinds of RulesConfig fields and the values they take; a "setting" cannot be None (off).
+_RANGES = {"count": (0, math.inf, "0 or more"), "fraction": (0, 1, "between 0 and 1"), "setting": (1, math.inf, "at least 1")}
+_Tests = tuple[tuple[str, "Callable[[Doc], bool]"], ...]
+
+
+def _limit(default: float | None, kind: str):
+    return field(default=default, metadata={"kind": kind})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RulesConfig:
+    """Thresholds of the quality rules. None (`off` in a TOML file or `--rule NAME=off`) turns a rule off.
+
+    Attributes:
+        min_chars, max_chars: `too_short`, `too_long`: bounds of characters. 5 drops one-word documents but
+            keeps 99 % of the ~35-character movie reviews (10 drops 6 %); 1M is above Gopher's 100k words.
+        max_dup_line_frac: prose: `dup_lines` above this share of non-blank lines repeating an earlier one
+            (Gopher's 0.30 drops 17 % of the Click docs, whose short ``` fences repeat; 0.40 drops 6 %).
+        max_dup_line_char_frac: prose: `dup_line_chars` above this share of characters in repeated lines.
+        max_code_dup_line_char_frac: the same for code, where `}` and `end` repeat: real files reach 0.65.
+        max_dup_para_frac, max_dup_para_char_frac: prose: the same for paragraphs, split on blank lines.
+        max_symbol_word_ratio: prose: `symbol_ratio` above this many hashtags and decorative symbols (★ ♥ ■),
+            plus ellipses in English, per whitespace-separated word (a short document counts 10 words).
+        min_mean_line_chars, max_mean_line_chars: prose: `mean_line_length` outside these bounds of characters
+            per non-blank line; the lower bound (menus, tag clouds) judges documents of 3 lines or more.
+        max_jamo_frac: Korean: `jamo_runs` above this share of non-space characters in bare jamo (ㅋㅋ, ㅠㅠ).
+        max_code_line_chars: code: `minified_code` when any line is longer (StarCoder and Codex use 1000).
+        code_long_line_chars: code: lines longer than this count as long for `max_code_long_line_frac`.
+        max_code_long_line_frac: code: `minified_code` above this share of characters in long lines.
+        max_code_literal_frac: code: `data_literal` above this share of characters in data literals: base64
+            or hex runs of 64+ characters, 16+ escaped bytes, runs of 16+ numbers.
+    """
+
+    min_chars: int | None = _limit(5, "count")
+    max_chars: int | None = _limit(1_000_000, "count")
+    max_dup_line_frac: float | None = _limit(0.4, "fraction")
+    max_dup_line_char_frac: float | None = _limit(0.2, "fraction")
+    max_code_dup_line_char_frac: float | None = _limit(0.8, "fraction")
+    max_dup_para_frac: float | None = _limit(0.3, "fraction")
+    max_dup_para_char_frac: float | None = _limit(0.2, "fraction")
+    max_symbol_word_ratio: float | None = _limit(0.1, "count")
+    min_mean_line_chars: float | None = _limit(10, "count")
+    max_mean_line_chars: float | None = _limit(10_000, "count")
+    max_jamo_frac: float | None = _limit(0.5, "fraction")
+    max_code_line_chars: int | None = _limit(1000, "count")
+    code_long_line_chars: int = _limit(300, "setting")
+    max_code_long_line_frac: float | None = _limit(0.5, "fraction")
+    max_code_literal_frac: float | None = _limit(0.5, "fraction")
+
+    def __post_init__(self):
+        for f in fields(self):
+            object.__setattr__(self, f.name, _validated(f.name, getattr(self, f.name), f.metadata["kind"]))
+        for low, high in (("min_chars", "max_chars"), ("min_mean_line_chars", "max_mean_line_chars")):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and lo > hi:
+                raise ConfigError(f"rule setting {low} = {lo} is above {high} = {hi}",
+                                  hint=f"lower {low}, raise {high}, or turn one off with --rule {low}=off")
+
+    @functools.cached_property
+    def _tests(self) -> dict[str, tuple[_Tests, _Tests]]:
+        """Per language, the rules that apply bound to these thresholds: (for one-line documents, for others)."""
+        return _bind_all(self)
+
+
+def _validated(name: str, value, kind: str):
+    """A field's value checked against its kind; text from a TOML file or a flag ("0.3", "off") is parsed."""
+    hint = f"set it in [balance.rules] or with --rule {name}=VALUE" + ("" if kind == "setting" else " (or off)")
+    if isinstance(value, str):
+        text = value.strip().lower()
+        try:
+            value = None if text in ("off", "none") else int(text) if text.lstrip("+-").isdigit() else float(text)
+        except ValueError:
+            raise ConfigError(f"rule setting {name} = {value!r} is not a number", hint=hint) from None
+    if value is None and kind != "setting":
+        return None
+    if value is None:
+        raise ConfigError(f"rule setting {name} cannot be off", hint=hint)
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise ConfigError(f"rule setting {name} = {value!r} is not a number", hint=hint)
+    lo, hi, text = _RANGES[kind]
+    if not lo <= value <= hi:
+        raise ConfigError(f"rule setting {name} must be {text}, not {value}", hint=hint)
+    return value
+
+
+_KIND = {f.name: f.metadata["kind"] for f in fields(RulesConfig)}
+
+
+class Parts(NamedTuple):
+    """Statistics of a document's lines or paragraphs, stripped; blank ones are left out of the counts."""
+
+    items: list[str]  # every part, stripped, blanks included
+    n: int  # non-blank parts
+    repeated: int  # non-blank parts that repeat an earlier one
+    chars: int  # characters in non-blank parts
+    repeated_chars: int  # characters in parts that repeat an earlier one
+
+
+def _parts(items: list[str]) -> Parts:
+    items = list(map(str.strip, items))
+    distinct = set(items)
+    blank = "" in distinct
+    n = len(items) - items.count("") if blank else len(items)
+    chars = sum(map(len, items))
+    return Parts(items, n, n - len(distinct) + blank, chars, chars - sum(map(len, distinct)))
+
+
+def _one(text: str) -> Parts:
+    return Parts([text], 1, 0, len(text), 0)
+
+
+class Doc:
+    """A document's text and language, with the views of it that several rules share, computed on first use."""
+
+    __slots__ = ("text", "lang", "_lines", "_paragraphs")
+
+    def __init__(self, text: str, lang: str):
+        self.text = text.strip()
+        self.lang = lang
+        self._lines: Parts | None = None
+        self._paragraphs: Parts | None = None
+
+    def lines(self) -> Parts:
+        """The document's lines."""
+        if self._lines is None:
+            self._lines = _parts(self.text.splitlines()) if "\n" in self.text else _one(self.text)
+        return self._lines
+
+    def paragraphs(self) -> Parts:
+        """The document's paragraphs: runs of lines between blank lines."""
+        if self._paragraphs is None:
+            lines = self.lines()
+            if lines.n == len(lines.items):  # no blank line: one paragraph
+                self._paragraphs = _one(self.text)
+            else:  # "\n\n\n" leaves a "\n" at the start of the next part: _parts strips it
+                self._paragraphs = _parts("\n".join(lines.items).split("\n\n"))
+        return self._paragraphs
+
+
+class Rule(ABC):
+    """A quality rule: subclasses set these attributes and write `fails`.
+
+    Attributes:
+        name: the drop reason written to the manifest.
+        fields: language -> the RulesConfig fields whose values `fails` receives; other languages are exempt.
+        multiline: True when a one-line document cannot fail the rule, which then skips such documents.
+    """
+
+    name: str
+    fields: dict[str, tuple[str, ...]]
+    multiline: bool = False
+
+    def bind(self, cfg: RulesConfig, lang: str) -> Callable[[Doc], bool] | None:
+        """The rule's test for one language, with its thresholds fixed.
+
+        Args:
+            cfg: the thresholds.
+            lang: "ko", "en" or "code".
+
+        Returns:
+            A function of a Doc, True when it fails; None when `lang` is exempt or every threshold is None.
+        """
+        names = self.fields.get(lang)
+        if names is None:
+            return None
+        limits = tuple(getattr(cfg, n) for n in names)
+        if all(v is None for n, v in zip(names, limits) if _KIND[n] != "setting"):
+            return None
+        return functools.partial(self.fails, *limits)
+
+    @abstractmethod
+    def fails(self, *limits_then_doc) -> bool:
+        """Whether a Doc breaks the rule: takes the values of `fields`, then the Doc (last, for partial)."""
+
+
+def _on(langs: tuple[str, ...], *names: str) -> dict[str, tuple[str, ...]]:
+    return {lang: names for lang in langs}
+
+
+class Length(Rule):
+    """Too few or too many characters, surrounding whitespace aside."""
+
+    def __init__(self, name: str, field: str, outside: Callable[[int, float], bool]):
+        self.name, self.fields, self.outside = name, _on(LANGS, field), outside
+
+    def fails(self, limit: float, doc: Doc) -> bool:
+        return self.outside(len(doc.text), limit)
+
+
+class MinifiedCode(Rule):
+    """Generated or minified code: one very long line, or most characters in long lines."""
+
+    name = "minified_code"
+    fields = _on(("code",), "max_code_line_chars", "max_code_long_line_frac", "code_long_line_chars")
+
+    def fails(self, max_line: int | None, max_frac: float | None, long_line: int, doc: Doc) -> bool:
+        if len(doc.text) <= long_line and (max_line is None or len(doc.text) <= max_line):
+            return False
+        lines = doc.lines()
+        lengths = list(map(len, lines.items))
+        longest = max(lengths)
+        if max_line is not None and longest > max_line:
+            return True
+        if max_frac is None or longest <= long_line:
+            return False
+        return sum(n for n in lengths if n > long_line) > max_frac * lines.chars
+
+
+_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{64,}={0,2}")
+# Base64 characters -> "a", others -> " ": a run of 64 is then a substring search, far faster than _B64_RUN.
+_B64_TABLE = bytes(0x61 if chr(i).isascii() and (chr(i).isalnum() or chr(i) in "+/") else 0x20 for i in range(256))
+_ESCAPES = re.compile(r"(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[0-7]{1,3})){16,}")
+_NUMBER = r"[-+]?\d(?:[eE][-+]\d|[\w.])*+"  # 42, 0xFF, 1.5e-3, 10L: possessive, so failing runs do not backtrack
+_NUMBERS = re.compile(rf"(?<![\w.]){_NUMBER}(?:[\s,;:\[\](){{}}]++{_NUMBER}){{15,}}")  # not from mid-token
+
+
+class DataLiteral(Rule):
+    """Code that is mostly data: base64 or hex blobs, escaped byte strings, giant numeric arrays."""
+
+    name = "data_literal"
+    fields = _on(("code",), "max_code_literal_frac")
+
+    def fails(self, max_frac: float, doc: Doc) -> bool:
+        text = doc.text
+        budget = max_frac * len(text)
+        raw = text.encode("utf-8", "surrogatepass")
+        literal = 0
+        if b"a" * 64 in raw.translate(_B64_TABLE):
+            literal += sum(map(len, _B64_RUN.findall(text)))
+        if 6 * text.count("\\") > budget:  # an escape has one backslash in at most 6 characters
+            literal += sum(map(len, _ESCAPES.findall(text)))
+        # Runs of numbers hold at least a digit per 10 characters ("0xFF,     "): fewer digits cannot fail.
+        if 10 * (len(raw) - len(raw.translate(None, b"0123456789"))) > budget:
+            literal += sum(map(len, _NUMBERS.findall(text)))
+        return literal > budget
+
+
+class Repetition(Rule):
+    """Gopher's repetition rules: too large a share of lines or paragraphs (or of their characters) repeat.
+
+    Every line of a repeated paragraph is a repeated line, so the line statistics bound the paragraph ones:
+    below that bound, the paragraphs are not split.
+    """
+
+    multiline = True
+
+    def __init__(self, name: str, fields: dict[str, tuple[str, ...]], *, paragraphs: bool = False, chars: bool = False):
+        self.name, self.fields, self.paragraphs, self.chars = name, fields, paragraphs, chars
+
+    def fails(self, max_frac: float, doc: Doc) -> bool:
+        parts = doc.lines()
+        if self.paragraphs:  # repeated paragraphs hold repeated lines and at most a newline per line
+            if not parts.repeated or (self.chars and parts.repeated_chars + parts.repeated <= max_frac * parts.chars):
+                return False
+            parts = doc.paragraphs()
+        if self.chars:
+            return parts.repeated_chars > max_frac * parts.chars
+        return parts.repeated > max_frac * parts.n
+
+
+class MeanLineLength(Rule):
+    name = "mean_line_length"
+    fields = _on(PROSE, "min_mean_line_chars", "max_mean_line_chars")
+    min_lines = 3  # the lower bound judges documents of 3 lines or more: too_short judges shorter ones
+
+    def fails(self, low: float | None, high: float | None, doc: Doc) -> bool:
+        if "\n" not in doc.text:  # one line: only the upper bound applies
+            return high is not None and len(doc.text) > high
+        lines = doc.lines()
+        mean = lines.chars / max(lines.n, 1)
+        return (high is not None and mean > high) or (low is not None and lines.n >= self.min_lines and mean < low)
+
+
+_HASHTAG = re.compile(r"#(?=\w)")  # a hashtag, not a `# comment`, a `## heading` or a `####` rule
+_DECORATION = re.compile("[\u2580-\u259f\u25a0-\u25ff\u2600-\u27bf\u2b00-\u2bff]")  # blocks, shapes, dingbats
+
+
+def _hashtags(text: str) -> int:
+    return len(_HASHTAG.findall(text)) if "#" in text else 0
+
+
+def _decorations(text: str) -> int:
+    return 0 if text.isascii() else len(_DECORATION.findall(text))
+
+
+_SYMBOLS = {  # what counts as a symbol: Korean writes "..." as ordinary punctuation (재미없다...)
+    "en": lambda text: _hashtags(text) + text.count("...") + text.count("\u2026") + _decorations(text),
+    "ko": lambda text: _hashtags(text) + _decorations(text),
+}
+_SYMBOL_MIN_WORDS = 10  # ratios over a handful of words are noise: a short document counts as 10 words
+
+
+class SymbolRatio(Rule):
+    name = "symbol_ratio"
+    fields = _on(PROSE, "max_symbol_word_ratio")
+
+    def fails(self, max_ratio: float, doc: Doc) -> bool:
+        text = doc.text
+        symbols = _SYMBOLS[doc.lang](text)
+        # Every non-blank line holds a word: counting the words (slow) is needed only above that bound.
+        if symbols <= max_ratio * max(_SYMBOL_MIN_WORDS, doc.lines().n if "\n" in text else 1):
+            return False
+        return symbols > max_ratio * len(text.split())
+
+
+_JAMO = re.compile("[\u1100-\u11ff\u3131-\u318e\ua960-\ua97f\ud7b0-\ud7ff\uffa0-\uffdc]+")  # + conjoining, halfwidth
+_CONJOINING = re.compile("[\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff]")
+
+
+class JamoRuns(Rule):
+    """Bare Hangul jamo (ㅋㅋㅋ, ㅠㅠ) dominating a Korean document."""
+
+    name = "jamo_runs"
+    fields = _on(("ko",), "max_jamo_frac")
+
+    def fails(self, max_frac: float, doc: Doc) -> bool:
+        text = doc.text
+        runs = _JAMO.findall(text)
+        if not runs:
+            return False
+        if _CONJOINING.search("".join(runs)):  # decomposed (NFD) syllables are conjoining jamo: compose first
+            text = unicodedata.normalize("NFC", text)
+            runs = _JAMO.findall(text)
+        return sum(map(len, runs)) > max_frac * (len(text) - text.count(" ") - text.count("\n") - text.count("\t"))
+
+
+#: Every rule by name, in the order they are applied: cheap and decisive ones first.
+RULES: dict[str, Rule] = {rule.name: rule for rule in (
+    Length("too_short", "min_chars", operator.lt), Length("too_long", "max_chars", operator.gt),
+    MinifiedCode(), DataLiteral(),
+    Repetition("dup_lines", _on(PROSE, "max_dup_line_frac")),
+    Repetition("dup_line_chars", {**_on(PROSE, "max_dup_line_char_frac"), "code": ("max_code_dup_line_char_frac",)},
+               chars=True),
+    Repetition("dup_paragraphs", _on(PROSE, "max_dup_para_frac"), paragraphs=True),
+    Repetition("dup_paragraph_chars", _on(PROSE, "max_dup_para_char_frac"), paragraphs=True, chars=True),
+    MeanLineLength(), SymbolRatio(), JamoRuns())}
+
+
+def _bind_all(cfg: RulesConfig) -> dict[str, tuple[_Tests, _Tests]]:
+    plan = {}
+    for lang in LANGS:
+        tests = [(name, rule, test) for name, rule in RULES.items() if (test := rule.bind(cfg, lang)) is not None]
+        plan[lang] = (tuple((n, t) for n, r, t in tests if not r.multiline), tuple((n, t) for n, r, t in tests))
+    return plan
+
+
+def check(text: str, lang: str, cfg: RulesConfig) -> str | None:
+    """The name of the first rule the document fails (its drop reason), or None to keep it.
+
+    Args:
+        text: the document.
+        lang: its language: "ko", "en" or "code".
+        cfg: the thresholds.
+
+    Returns:
+        A name from `rule_names()`, or None.
+
+    Raises:
+        ValueError: `lang` is not one of LANGS.
+    """
+    plan = cfg._tests.get(lang)
+    if plan is None:
+        raise ValueError(f"quality rules judge only {', '.join(LANGS)} documents, not {lang!r}")
+    doc = Doc(text, lang)
+    for name, fails in plan["\n" in doc.text]:
+        if fails(doc):
+            return name
+    return None
+
+
+def rule_names() -> tuple[str, ...]:
+    """The names of every rule (every possible drop reason of `check`), in the order they are applied."""
+    return tuple(RULES)

@@ -1,0 +1,169 @@
+"""Phase 1, per input file: label every document, apply the quality rules, scrub personal data, and keep
+the survivors (with their language, size and sampling key) for the mixture."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gecko_cli import schemas
+from gecko_cli.balance import core
+from gecko_cli.balance.config import BalanceConfig
+from gecko_cli.balance.work import SCAN_META, Work
+from gecko_cli.errors import DataError
+from gecko_cli.shards import InputFile, ShardWriter, iter_records, write_bytes_atomic
+
+#: Fields the language detector may read besides the text (file names tell code apart).
+META_FIELDS = (schemas.SOURCE, schemas.ID, "path", "filename", "file", "file_path", "ext", "extension", "language",
+               "repo_path", "max_stars_repo_path")
+BAD_REASON = "bad_record"
+
+
+def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) -> dict:
+    """Scan one input file; with a work folder, write its survivors and done marker and return its counts;
+    without one (a dry run), write nothing and return counts, per-document sizes and keys, and samples."""
+    if work is not None and work.is_done("scan", f.index):
+        return work.done_info("scan", f.index)
+    stats = _Stats()
+    sample: dict[str, list[str]] = defaultdict(list)
+    sample_left = defaultdict(lambda: max(cfg.token_sample_bytes // max(n_units, 1), 65536))
+    kept_w = dropped_w = None
+    meta_parts = []
+    schema = None
+    try:
+        for batch in iter_records(f, text_field=cfg.text_field, on_bad=cfg.on_bad_record, batch_rows=cfg.batch_rows,
+                                  want_table=True):
+            table, schema = _conform(batch.table, schema, f)
+            out = _process(cfg, batch, table)
+            stats.add(table, out)
+            keep = np.array([r is None for r in out.reasons], dtype=bool)
+            kept = _with_columns(table, out).filter(pa.array(keep))
+            if work is not None and kept_w is None:
+                kept_w = ShardWriter(work.kept_dir(), f.index, kept.schema, compression=None)
+            meta = np.zeros(kept.num_rows, dtype=SCAN_META)
+            meta["lang"] = [core.LANG_CODES[x] for x in kept[schemas.LANG].to_pylist()]
+            meta["nbytes"] = pc.binary_length(kept[schemas.TEXT]).to_numpy(zero_copy_only=False)
+            meta["key"] = core.doc_keys(kept[schemas.ID].to_pylist(), cfg.seed)
+            meta_parts.append(meta)
+            _take_sample(kept, meta, sample, sample_left)
+            if kept_w is not None:
+                kept_w.write(kept)
+            if cfg.keep_dropped and work is not None:
+                dropped = _dropped(table, out, keep)
+                if dropped_w is None:
+                    dropped_w = ShardWriter(cfg.keep_dropped, f.index, dropped.schema)
+                dropped_w.write(dropped)
+        if work is None:  # a dry run: counts, sizes and samples for the plan, nothing written
+            meta = np.concatenate(meta_parts) if meta_parts else np.zeros(0, SCAN_META)
+            return {"info": stats.as_dict(), "meta": meta, "sample": dict(sample)}
+        _finish(cfg, work, f, kept_w, dropped_w, schema, meta_parts, sample)
+    except BaseException:
+        for w in (kept_w, dropped_w):
+            if w is not None:
+                w.abort()
+        raise
+    info = stats.as_dict()
+    work.mark_done("scan", f.index, info)
+    return info
+
+
+def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
+    cols = [c for c in META_FIELDS if c in table.column_names and pa.types.is_string(table.schema.field(c).type)]
+    values = [table[c].to_pylist() for c in cols]
+    metas = [dict(zip(cols, row)) for row in zip(*values)] if cols else [{}] * table.num_rows
+    texts = [t if t is not None else "" for t in batch.texts]
+    out = core.process(texts, table[schemas.LANG].to_pylist(), metas, relabel=cfg.relabel,
+                       keep_other=cfg.keep_other, rule_cfg=cfg.rules if cfg.apply_rules else None,
+                       scrub=cfg.scrub_pii, mix_langs={lang for lang, s in cfg.mix if s > 0})
+    for row in batch.bad:
+        out.reasons[row] = BAD_REASON
+    return out
+
+
+def _with_columns(table: pa.Table, out: core.Outcome) -> pa.Table:
+    table = table.set_column(table.schema.get_field_index(schemas.TEXT), schemas.DOCS.field(schemas.TEXT),
+                             pa.array(out.texts, pa.string()))
+    return table.set_column(table.schema.get_field_index(schemas.LANG), schemas.DOCS.field(schemas.LANG),
+                            pa.array(out.langs, pa.string()))
+
+
+def _dropped(table: pa.Table, out: core.Outcome, keep: np.ndarray) -> pa.Table:
+    labelled = table.set_column(table.schema.get_field_index(schemas.LANG), schemas.DOCS.field(schemas.LANG),
+                                pa.array(out.langs, pa.string()))
+    rows = np.flatnonzero(~keep)
+    dropped = labelled.take(pa.array(rows, pa.int64()))
+    reasons = pa.array([out.reasons[r] for r in rows], pa.string())
+    return dropped.append_column(pa.field(schemas.BALANCE_REASON, pa.string()), reasons)
+
+
+def _conform(table: pa.Table, schema: pa.Schema | None, f: InputFile) -> tuple[pa.Table, pa.Schema]:
+    if schema is None or table.schema.equals(schema):
+        return table, table.schema
+    try:
+        return table.select(schema.names).cast(schema), schema
+    except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as e:
+        raise DataError(f"{f.path}: the columns change between records ({e})",
+                        hint="give every record the same fields, or run `gecko dedup` first") from None
+
+
+def _take_sample(kept: pa.Table, meta: np.ndarray, sample: dict, left: dict) -> None:
+    # Documents whose key is in the lowest 1/16 of the key space, until the per-language budget is used.
+    chosen = np.flatnonzero(meta["key"] < np.uint64(1 << 60))
+    if not len(chosen):
+        return
+    texts = kept[schemas.TEXT].take(pa.array(chosen)).to_pylist()
+    for i, text in zip(chosen, texts):
+        lang = core.LANG_NAMES[meta["lang"][i]]
+        if left[lang] > 0:
+            sample[lang].append(text)
+            left[lang] -= int(meta["nbytes"][i])
+
+
+def _finish(cfg, work, f, kept_w, dropped_w, schema, meta_parts, sample) -> None:
+    if kept_w is None and schema is not None:
+        kept_w = ShardWriter(work.kept_dir(), f.index, schema, compression=None)
+    if kept_w is not None:
+        kept_w.close()
+    if cfg.keep_dropped:
+        if dropped_w is None:  # every input file has its dropped shard, empty or not, so names stay dense
+            base = schema if schema is not None else schemas.DOCS
+            dropped_w = ShardWriter(cfg.keep_dropped, f.index,
+                                    base.append(pa.field(schemas.BALANCE_REASON, pa.string())))
+        dropped_w.close()
+    meta = np.concatenate(meta_parts) if meta_parts else np.zeros(0, SCAN_META)
+    work.write_array(work.meta_file(f.index), meta)
+    write_bytes_atomic(work.sample_file(f.index), json.dumps(sample, ensure_ascii=False).encode())
+
+
+class _Stats:
+    """Documents and bytes per language in and kept, drops per language and reason, personal data found."""
+
+    def __init__(self):
+        self.docs_in, self.bytes_in = Counter(), Counter()
+        self.docs_kept, self.bytes_kept = Counter(), Counter()
+        self.dropped: dict[str, Counter] = defaultdict(Counter)
+        self.pii = Counter()
+
+    def add(self, table: pa.Table, out: core.Outcome) -> None:
+        sizes = pc.binary_length(table[schemas.TEXT]).to_pylist()
+        kept_sizes = [len(t.encode("utf-8")) if r is None else 0 for t, r in zip(out.texts, out.reasons)]
+        for lang, reason, size, kept_size in zip(out.langs, out.reasons, sizes, kept_sizes):
+            self.docs_in[lang] += 1
+            self.bytes_in[lang] += size or 0
+            if reason is None:
+                self.docs_kept[lang] += 1
+                self.bytes_kept[lang] += kept_size
+            else:
+                self.dropped[lang][reason] += 1
+        self.pii.update(out.pii)
+
+    def as_dict(self) -> dict:
+        langs = sorted(set(self.docs_in), key=core.LANG_NAMES.index)
+        return {"langs": {lang: {"docs_in": self.docs_in[lang], "bytes_in": self.bytes_in[lang],
+                                 "docs_kept": self.docs_kept[lang], "bytes_kept": self.bytes_kept[lang],
+                                 "dropped": dict(sorted(self.dropped[lang].items()))} for lang in langs},
+                "pii": dict(sorted(self.pii.items()))}

@@ -1,0 +1,131 @@
+"""Phases 2-4: the plan (one global step), then a two-pass external shuffle.
+
+`scatter`, per scanned input file: decide how many copies of each document the plan wants, give every copy a
+seeded random key, and write the copies' (row, copy, key) grouped by output shard (key modulo the number of
+shards), in key order within a shard. `gather`, per output shard: take that shard's copies from every scanned
+file (memory-mapped, uncompressed: only those rows are read), put them in key order and write the shard.
+Memory is bounded by one output shard.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pyarrow as pa
+
+from gecko_cli import schemas
+from gecko_cli.balance import core, mixture
+from gecko_cli.balance.config import BalanceConfig
+from gecko_cli.balance.work import COPY, Work
+from gecko_cli.errors import DependencyError
+from gecko_cli.shards import ShardWriter, open_shard
+
+
+def load_meta(work: Work, n_units: int) -> np.ndarray:
+    parts = [np.asarray(work.meta(u)) for u in range(n_units)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=work.meta(0).dtype)
+
+
+def tokens_per_byte(cfg: BalanceConfig, samples: list[dict]) -> dict[str, float]:
+    """Tokens per byte of each language, from the scanned samples and the tokenizer."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise DependencyError("--by tokens needs the `tokenizers` package", hint="pip install tokenizers") from None
+    path = cfg.tokenizer if cfg.tokenizer.endswith(".json") else os.path.join(cfg.tokenizer, "tokenizer.json")
+    if not os.path.exists(path):
+        from gecko_cli.errors import DataError
+
+        raise DataError(f"{path} not found", hint="pass the folder that `gecko train-tokenizer` wrote")
+    tok = Tokenizer.from_file(path)
+    out = {}
+    for lang in core.LANG_NAMES:
+        texts = [t for s in samples for t in s.get(lang, [])]
+        if texts:
+            n_tokens = sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False))
+            out[lang] = n_tokens / max(sum(len(t.encode("utf-8")) for t in texts), 1)
+    return out
+
+
+def make_plan(cfg: BalanceConfig, meta: np.ndarray, scans: list[dict], samples: list[dict]) -> dict:
+    """The mixture plan: sizes per language, copies and thresholds, and the number of output shards."""
+    langs = meta["lang"]
+    available = {name: float(meta["nbytes"][langs == code].sum()) for name, code in core.LANG_CODES.items()
+                 if (langs == code).any()}
+    tpb = tokens_per_byte(cfg, samples) if cfg.by == "tokens" else {}
+    unit = {lang: tpb.get(lang, 0.0) for lang in available} if cfg.by == "tokens" else {lang: 1.0 for lang in available}
+    sized = {lang: available[lang] * unit[lang] for lang in available}
+    mix = mixture.plan_mixture(sized, cfg.mix_dict, total=cfg.total, max_epochs=cfg.max_epochs,
+                               best_effort=cfg.best_effort, unit=cfg.by)
+    per_lang = {}
+    out_bytes = 0
+    for p in mix.langs:
+        sel = langs == core.LANG_CODES[p.lang]
+        whole, threshold = mixture.copies(meta["key"][sel], meta["nbytes"][sel], p.epochs)
+        extra = meta["key"][sel] <= np.uint64(threshold) if threshold >= 0 else np.zeros(int(sel.sum()), bool)
+        docs_out = int(whole * sel.sum() + extra.sum())
+        bytes_out = int(whole * meta["nbytes"][sel].sum() + meta["nbytes"][sel][extra].sum())
+        out_bytes += bytes_out
+        per_lang[p.lang] = {"share": p.share, "whole": whole, "threshold": threshold, "epochs": p.epochs,
+                            "docs_out": docs_out, "bytes_out": bytes_out,
+                            "tokens_per_byte": tpb.get(p.lang)}
+    return {"mix": mix.as_dict(), "langs": per_lang, "shards": max(1, math.ceil(out_bytes / cfg.shard_bytes)),
+            "bytes_out": out_bytes}
+
+
+def scatter_unit(cfg: BalanceConfig, work: Work, unit: int, plan: dict) -> None:
+    """Write where every copy of one scanned file's documents goes, grouped by output shard."""
+    if work.is_done("scatter", unit):
+        return
+    n_out = plan["shards"]
+    meta = np.asarray(work.meta(unit))
+    n = np.array([plan["langs"].get(name, {}).get("whole", 0) for name in core.LANG_NAMES], np.int64)[meta["lang"]]
+    for code, name in enumerate(core.LANG_NAMES):
+        threshold = plan["langs"].get(name, {}).get("threshold", -1)
+        if threshold >= 0:
+            n += (meta["lang"] == code) & (meta["key"] <= np.uint64(threshold))
+    rows = np.repeat(np.arange(len(meta)), n)
+    out = np.zeros(len(rows), dtype=COPY)
+    out["row"] = rows
+    out["copy"] = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)
+    out["key"] = core.copy_keys(meta["key"][rows], out["copy"])
+    bucket = (out["key"] % np.uint64(n_out)).astype(np.int64)
+    order = np.lexsort((out["key"], bucket))
+    offsets = np.searchsorted(bucket[order], np.arange(n_out + 1))
+    work.write_array(work.copies_file(unit), out[order])
+    work.mark_done("scatter", unit, {"offsets": offsets.tolist()})
+
+
+def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int) -> None:
+    """Write output shard `shard`: its copies from every scanned file, in key order."""
+    if work.is_done("gather", shard):
+        return
+    parts, keys = [], []
+    for unit in range(n_units):
+        lo, hi = work.done_info("scatter", unit)["offsets"][shard: shard + 2]
+        if hi <= lo:
+            continue
+        sel = np.asarray(work.copies(unit)[lo:hi])
+        kept = open_shard(work.kept_file(unit)).read_all()
+        part = kept.take(pa.array(sel["row"], pa.int64()))
+        ids = core.copy_ids(part[schemas.ID].to_pylist(), sel["copy"])
+        parts.append(part.set_column(part.schema.get_field_index(schemas.ID), schemas.DOCS.field(schemas.ID),
+                                     pa.array(ids, pa.string())))
+        keys.append(sel["key"])
+    if not parts:
+        work.mark_done("gather", shard, {"name": None, "rows": 0, "bytes": 0})
+        return
+    # one chunk first: a take across many chunks is many times slower than a take from one
+    table = pa.concat_tables(parts, promote_options="default").combine_chunks()
+    table = table.take(pa.array(np.argsort(np.concatenate(keys), kind="stable"), pa.int64()))
+    with ShardWriter(cfg.output, shard, table.schema) as w:
+        w.write(table)
+    work.mark_done("gather", shard, w.info.as_dict())
+
+
+def read_plan(work: Work) -> dict:
+    with open(work.done_path("plan", None), encoding="utf-8") as fh:
+        return json.load(fh)

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+
+from gecko_cli.balance import mixture
+from gecko_cli.balance.config import BalanceConfig, parse_mix
+from gecko_cli.balance.sizes import parse_total
+from gecko_cli.errors import ConfigError, DataError
+
+MIX = {"ko": 0.35, "en": 0.28, "code": 0.37}
+
+
+def _targets(plan):
+    return {p.lang: p.target for p in plan.langs}
+
+
+def test_largest_mix_within_the_epoch_cap():
+    available = {"ko": 10.0, "en": 100.0, "code": 50.0}
+    plan = mixture.plan_mixture(available, MIX, total=None, max_epochs=4, best_effort=False)
+    t = _targets(plan)
+    assert t["ko"] == pytest.approx(40.0)  # Korean is the scarce one: 4 epochs
+    assert t["en"] / sum(t.values()) == pytest.approx(0.28)
+    assert t["code"] / sum(t.values()) == pytest.approx(0.37)
+    assert max(p.epochs for p in plan.langs) == pytest.approx(4.0)
+    assert plan.achieved
+
+
+def test_total_down_samples_and_up_samples():
+    available = {"ko": 10.0, "en": 100.0, "code": 50.0}
+    plan = mixture.plan_mixture(available, MIX, total=100.0, max_epochs=4, best_effort=False)
+    t = _targets(plan)
+    assert t == pytest.approx({"ko": 35.0, "en": 28.0, "code": 37.0})
+    epochs = {p.lang: p.epochs for p in plan.langs}
+    assert epochs["ko"] == pytest.approx(3.5) and epochs["en"] == pytest.approx(0.28)
+
+
+def test_impossible_total_stops_with_the_largest_possible():
+    available = {"ko": 10.0, "en": 100.0, "code": 50.0}
+    with pytest.raises(DataError, match="epochs of ko") as e:
+        mixture.plan_mixture(available, MIX, total=1000.0, max_epochs=4, best_effort=False)
+    assert "114" in e.value.hint  # 40 / 0.35 = 114.3: the largest total that works
+
+
+def test_best_effort_caps_and_shares_the_rest():
+    available = {"ko": 10.0, "en": 100.0, "code": 50.0}
+    plan = mixture.plan_mixture(available, MIX, total=300.0, max_epochs=4, best_effort=True)
+    t = _targets(plan)
+    assert t["ko"] == pytest.approx(40.0)
+    assert sum(t.values()) == pytest.approx(300.0)
+    assert t["en"] / t["code"] == pytest.approx(0.28 / 0.37)
+    assert not plan.achieved and "closest" in plan.note
+
+
+def test_language_without_documents_is_an_error():
+    with pytest.raises(DataError, match="no code documents"):
+        mixture.plan_mixture({"ko": 1.0, "en": 1.0}, MIX, total=None, max_epochs=4, best_effort=False)
+
+
+def test_copies_reach_the_fraction_exactly_and_deterministically():
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 2**63, 1000, dtype=np.uint64)
+    sizes = rng.integers(1, 100, 1000)
+    whole, thr = mixture.copies(keys, sizes, 2.3)
+    assert whole == 2
+    extra = keys <= np.uint64(thr)
+    got = (whole * sizes.sum() + sizes[extra].sum()) / sizes.sum()
+    assert 2.3 <= got < 2.3 + sizes.max() / sizes.sum()
+    assert mixture.copies(keys, sizes, 2.3) == (whole, thr)
+    assert mixture.copies(keys, sizes, 3.0) == (3, -1)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("ko=0.5,en=0.4", "sum to 0.9"),
+    ("ko=0.5,jp=0.5", "unknown language 'jp'"),
+    ("ko=0.5,en", "cannot read"),
+    ("ko=1.2,en=-0.2", "negative"),
+])
+def test_bad_mix_is_a_config_error(text, match):
+    with pytest.raises(ConfigError, match=match):
+        BalanceConfig(mix=text)
+
+
+def test_mix_forms():
+    assert dict(parse_mix("ko=35,en=28,code=37")) == pytest.approx(MIX)
+    assert BalanceConfig(mix="ko=0.5,en=0.5").mix_dict == {"ko": 0.5, "en": 0.5}
+    assert BalanceConfig(mix={"ko": 1.0}).mix_dict == {"ko": 1.0}
+
+
+def test_totals():
+    assert parse_total("2GB", "bytes") == 2e9
+    assert parse_total("200B", "tokens") == 200e9
+    assert parse_total("1.5T", "tokens") == 1.5e12
+    with pytest.raises(ConfigError):
+        parse_total("lots", "tokens")
+    with pytest.raises(ConfigError, match="--tokenizer"):
+        BalanceConfig(by="tokens")

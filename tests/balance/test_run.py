@@ -1,0 +1,142 @@
+import dataclasses
+import filecmp
+import json
+import os
+
+import pyarrow as pa
+import pytest
+
+from gecko_cli.balance.config import BalanceConfig
+from gecko_cli.balance.run import run
+from gecko_cli.errors import DataError
+from helpers import write_jsonl
+
+KO = ["오늘은 날씨가 맑아서 한강 공원에 산책을 다녀왔다. 바람이 시원하고 사람들이 많았다.",
+      "이 영화는 배우들의 연기가 훌륭하고 이야기도 탄탄해서 두 시간이 금방 지나갔습니다.",
+      "서울 지하철은 노선이 많아서 처음 온 사람도 쉽게 목적지까지 갈 수 있다고 한다.",
+      "문의는 hong.gildong@example.co.kr 또는 010-1234-5678 로 연락 주시기 바랍니다."]
+EN = ["The committee met on Tuesday to discuss the budget for next year and agreed on most items.",
+      "Rivers carry sediment from the mountains to the sea, shaping valleys over millions of years.",
+      "She opened the old book and found a letter that her grandmother had written decades ago.",
+      "A good night's sleep helps the brain consolidate memories and recover from the day's work.",
+      "The train was late again, so the passengers waited on the cold platform and read the news."]
+CODE = ["def add(a, b):\n    return a + b\n\n\nprint(add(2, 3))\n",
+        "import os\n\nfor name in os.listdir('.'):\n    if name.endswith('.py'):\n        print(name)\n",
+        "fn main() {\n    let v = vec![1, 2, 3];\n    println!(\"{:?}\", v);\n}\n"]
+
+
+def _docs(labelled=True):
+    docs = []
+    for lang, texts in (("ko", KO), ("en", EN), ("code", CODE)):
+        for i, t in enumerate(texts * 3):
+            docs.append({"id": f"{lang}-{i}", "text": t + f" ({i})" * (lang != "code"),
+                         "lang": lang if labelled else None, "source": f"src-{lang}"})
+    return docs
+
+
+@pytest.fixture
+def clean(tmp_path):
+    write_jsonl(str(tmp_path / "clean" / "a.jsonl"), _docs()[::2])
+    write_jsonl(str(tmp_path / "clean" / "b.jsonl"), _docs()[1::2])
+    return str(tmp_path / "clean")
+
+
+def _rows(folder):
+    rows = []
+    with open(os.path.join(folder, "manifest.json")) as fh:
+        for shard in json.load(fh)["shards"]:
+            rows += pa.ipc.open_file(os.path.join(folder, shard["name"])).read_all().to_pylist()
+    return rows
+
+
+def test_output_reaches_the_mix_and_accounts_for_everything(clean, tmp_path):
+    out = str(tmp_path / "mixed")
+    report = run(BalanceConfig(input=clean, output=out, apply_rules=False, keep_dropped=str(tmp_path / "d")))
+    stats = report.manifest["stats"]
+    rows = _rows(out)
+    assert len(rows) == stats["documents"]["out"]
+    assert len({r["id"] for r in rows}) == len(rows)  # every copy has its own id
+    sizes = {}
+    for r in rows:
+        sizes[r["lang"]] = sizes.get(r["lang"], 0) + len(r["text"].encode())
+    total = sum(sizes.values())
+    for lang, share in (("ko", 0.35), ("en", 0.28), ("code", 0.37)):
+        assert sizes[lang] == stats["languages"][lang]["bytes_out"]
+        assert abs(sizes[lang] / total - share) < 0.05  # within one document of these tiny inputs
+        assert stats["languages"][lang]["epochs"] <= 4.0 + 1e-9
+    assert max(s["epochs"] for s in stats["languages"].values()) == pytest.approx(4.0)
+    assert any("~ep" in r["id"] for r in rows)
+    assert all("hong.gildong@example.co.kr" not in r["text"] and "010-1234-5678" not in r["text"] for r in rows)
+    assert stats["pii"].get("email", 0) >= 1 and stats["pii"].get("phone", 0) >= 1
+
+
+def test_shuffled_and_deterministic_whatever_the_workers(clean, tmp_path):
+    outs = []
+    for name, workers, seed in (("a", 1, 0), ("b", 2, 0), ("c", 1, 1)):
+        out = str(tmp_path / name)
+        run(BalanceConfig(input=clean, output=out, workers=workers, seed=seed, shard_bytes=800, apply_rules=False))
+        outs.append(out)
+    names = sorted(os.listdir(outs[0]))
+    assert len(names) > 3 and names == sorted(os.listdir(outs[1]))
+    assert all(filecmp.cmp(os.path.join(outs[0], n), os.path.join(outs[1], n), shallow=False) for n in names)
+    langs = [r["lang"] for r in _rows(outs[0])]
+    assert langs != sorted(langs, key=["ko", "en", "code"].index)  # mixed, not grouped by language
+    assert [r["id"] for r in _rows(outs[0])] != [r["id"] for r in _rows(outs[2])]  # another seed, another order
+
+
+def test_dry_run_writes_nothing(clean, tmp_path):
+    out = tmp_path / "mixed"
+    report = run(BalanceConfig(input=clean, output=str(out), dry_run=True, apply_rules=False))
+    assert report.dry_run and report.stats["languages"]["ko"]["docs_out"] > 0
+    assert not out.exists()
+
+
+def test_total_and_epoch_cap(clean, tmp_path):
+    out = str(tmp_path / "mixed")
+    with pytest.raises(DataError, match="above --max-epochs"):
+        run(BalanceConfig(input=clean, output=out, total=10**7, apply_rules=False))
+    report = run(BalanceConfig(input=clean, output=out, total=10**7, best_effort=True, apply_rules=False))
+    assert not report.manifest["stats"]["mix"]["achieved"]
+    small = run(BalanceConfig(input=clean, output=str(tmp_path / "s"), total=2000, apply_rules=False))
+    assert sum(r["bytes_out"] for r in small.manifest["stats"]["languages"].values()) == pytest.approx(2000, rel=0.1)
+
+
+def test_language_missing_from_the_input_is_a_clear_error(tmp_path):
+    write_jsonl(str(tmp_path / "clean" / "a.jsonl"), [d for d in _docs() if d["lang"] != "code"])
+    with pytest.raises(DataError, match="no code documents"):
+        run(BalanceConfig(input=str(tmp_path / "clean"), output=str(tmp_path / "m"), apply_rules=False))
+    assert not (tmp_path / "m" / "manifest.json").exists()
+
+
+def test_unlabelled_documents_are_detected(tmp_path):
+    write_jsonl(str(tmp_path / "clean" / "a.jsonl"), _docs(labelled=False))
+    report = run(BalanceConfig(input=str(tmp_path / "clean"), output=str(tmp_path / "m"), apply_rules=False))
+    langs = report.manifest["stats"]["languages"]
+    assert langs["ko"]["docs_in"] == 12 and langs["en"]["docs_in"] == 15 and langs["code"]["docs_in"] == 9
+
+
+def test_phases_on_two_hosts_compose_to_the_same_result(clean, tmp_path):
+    whole = str(tmp_path / "whole")
+    run(BalanceConfig(input=clean, output=whole, shard_bytes=800, apply_rules=False))
+    split = str(tmp_path / "split")
+    base = BalanceConfig(input=clean, output=split, shard_bytes=800, num_hosts=2, apply_rules=False)
+    for phase in ("scan", "plan", "scatter", "gather"):
+        for host in (1, 0):
+            report = run(dataclasses.replace(base, phase=phase, host_index=host))
+    assert report.complete
+    names = sorted(os.listdir(whole))
+    assert names == sorted(os.listdir(split))
+    assert all(filecmp.cmp(os.path.join(whole, n), os.path.join(split, n), shallow=False) for n in names)
+
+
+def test_rules_drop_with_named_reasons(tmp_path):
+    docs = _docs() + [{"id": "junk", "text": "ㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋ ㅎㅎㅎㅎㅎㅎㅎㅎㅎㅎ", "lang": "ko"}]
+    write_jsonl(str(tmp_path / "clean" / "a.jsonl"), docs)
+    out, dropped = str(tmp_path / "m"), str(tmp_path / "d")
+    report = run(BalanceConfig(input=str(tmp_path / "clean"), output=out, keep_dropped=dropped))
+    reasons = report.manifest["stats"]["languages"]["ko"]["dropped"]
+    assert sum(reasons.values()) >= 1
+    rows = pa.ipc.open_file(os.path.join(dropped, "shard-00000.arrow")).read_all().to_pylist()
+    assert "junk" in {r["id"] for r in rows}
+    assert all(r["balance_reason"] for r in rows)
+
