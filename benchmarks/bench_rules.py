@@ -40,6 +40,7 @@ _KIND_OF = {p: k for k, p in pii.PLACEHOLDERS.items()}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "out"), help="output folder [benchmarks/out]")
     ap.add_argument("--repeat", type=int, default=3, help="timed passes; the fastest counts [3]")
@@ -140,6 +141,7 @@ def scan_pii(docs: list[dict], per_kind: int) -> tuple[dict[str, Counter], dict[
 
 
 def print_drops(per: dict[str, dict]) -> None:
+    """A markdown table of the documents each rule dropped from each source."""
     names = rules.rule_names()
     used = [n for n in names if any(s["dropped"][n] for s in per.values())]
     print("## Drops per source and rule (documents, % of the source)\n")
@@ -155,6 +157,7 @@ def print_drops(per: dict[str, dict]) -> None:
 
 
 def print_pii(counts: dict[str, Counter], examples: dict[str, list[dict]]) -> None:
+    """A markdown table of the personal data found per source and kind, then the anonymised examples."""
     print("## Personal data found per source (every document scrubbed)\n")
     print("| source | " + " | ".join(pii.KINDS) + " |")
     print("|---|" + "---:|" * len(pii.KINDS))
@@ -173,6 +176,7 @@ def print_pii(counts: dict[str, Counter], examples: dict[str, list[dict]]) -> No
 
 
 def print_speed(speed: dict[str, dict]) -> None:
+    """A markdown table of the single-core throughput of check and scrub per language."""
     print("## Throughput on one core (MB of UTF-8 text per second)\n")
     print("| lang | docs | MB | check MB/s | check us/doc | scrub MB/s | scrub us/doc | both MB/s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -187,6 +191,7 @@ def print_speed(speed: dict[str, dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the exit status."""
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
