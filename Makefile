@@ -25,6 +25,8 @@ test-slow: install
 bench: install
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	$(PY) benchmarks/bench_dedup.py
+	$(PY) benchmarks/bench_langid.py
+	$(PY) benchmarks/bench_rules.py
 	$(PY) benchmarks/bench_balance.py
 
 lint: install
@@ -35,7 +37,8 @@ demo: install
 	mkdir -p $(DEMO)
 	cp -r examples/raw $(DEMO)/raw
 	cd $(DEMO) && ../$(GECKO) dedup --keep-dropped dropped
-	$(GECKO) inspect $(DEMO)/clean --samples 2
+	cd $(DEMO) && ../$(GECKO) balance --mix ko=0.35,en=0.28,code=0.37
+	$(GECKO) inspect $(DEMO)/mixed --samples 2
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -49,7 +49,8 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
             meta["nbytes"] = pc.binary_length(kept[schemas.TEXT]).to_numpy(zero_copy_only=False)
             meta["key"] = core.doc_keys(kept[schemas.ID].to_pylist(), cfg.seed)
             meta_parts.append(meta)
-            _take_sample(kept, meta, sample, sample_left)
+            if cfg.by == "tokens" or work is None:  # samples estimate tokens per byte
+                _take_sample(kept, meta, sample, sample_left)
             if kept_w is not None:
                 kept_w.write(kept)
             if cfg.keep_dropped and work is not None:

@@ -1,0 +1,72 @@
+"""`gecko balance` as a user runs it: exit codes and messages, and a real kill followed by a rerun."""
+
+import filecmp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from helpers import CORPUS
+
+FILES = ["ko/nsmc_reviews.jsonl.zst", "ko/korsts.jsonl.zst", "ko/rust_book_ko.jsonl.zst",
+         "en/rust_book_en.jsonl.zst", "en/docs_flask.jsonl.zst", "en/tiny_shakespeare.jsonl.zst",
+         "code/py_flask.jsonl.zst", "code/js_express.jsonl.zst"]
+
+
+def _gecko(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "gecko_cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def _user_error(done, *phrases):
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: ") and "\nhint: " in done.stderr
+    assert "Traceback" not in done.stderr
+    for phrase in phrases:
+        assert phrase in done.stderr
+
+
+def test_missing_default_input_names_the_stage_that_makes_it(tmp_path):
+    _user_error(_gecko(tmp_path, "balance"), "clean not found", "gecko dedup")
+
+
+def test_bad_mix_and_flags(tmp_path):
+    (tmp_path / "clean").mkdir()
+    _user_error(_gecko(tmp_path, "balance", "--mix", "ko=0.5,en=0.3"), "sum to 0.8")
+    _user_error(_gecko(tmp_path, "balance", "--mix", "ko=0.5,fr=0.5"), "unknown language 'fr'")
+    _user_error(_gecko(tmp_path, "balance", "--rule", "min_chars=lots"), "min_chars")
+    assert _gecko(tmp_path, "balance", "--by", "words").returncode == 2
+
+
+def _kill_when(cmd, marker, timeout_s=120):
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while not os.path.exists(marker) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return alive
+
+
+def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
+    raw = tmp_path / "raw"
+    for rel in FILES:
+        os.makedirs(raw / os.path.dirname(rel), exist_ok=True)
+        shutil.copy(os.path.join(CORPUS, rel), raw / rel)
+    args = ["--relabel", "--shard-size", "4MB"]
+    ref = _gecko(tmp_path, "-q", "balance", str(raw), "ref", *args)
+    assert ref.returncode == 0, ref.stderr
+    cmd = [sys.executable, "-m", "gecko_cli", "-q", "balance", str(raw), str(tmp_path / "out"), *args, "--workers", "2"]
+    work = tmp_path / "out" / ".gecko-work"
+    killed = sum(_kill_when(cmd, str(work / marker)) for marker in
+                 ("scan/done-00002.json", "scan/done-00006.json", "scatter/done-00003.json", "gather/done-00001.json"))
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert killed >= 3, "the runs finished before they could be killed: use a larger input"
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    names = sorted(os.listdir(tmp_path / "ref"))
+    assert len(names) > 3 and names == sorted(os.listdir(tmp_path / "out"))
+    for name in names:
+        assert filecmp.cmp(tmp_path / "ref" / name, tmp_path / "out" / name, shallow=False), name
