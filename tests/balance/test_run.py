@@ -140,3 +140,25 @@ def test_rules_drop_with_named_reasons(tmp_path):
     assert "junk" in {r["id"] for r in rows}
     assert all(r["balance_reason"] for r in rows)
 
+
+
+def test_mix_by_tokens_with_a_real_tokenizer(clean, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel()
+    tok.train_from_iterator([d["text"] for d in _docs()], trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>"]))
+    os.makedirs(tmp_path / "tok")
+    tok.save(str(tmp_path / "tok" / "tokenizer.json"))
+    report = run(BalanceConfig(input=clean, output=str(tmp_path / "m"), by="tokens", tokenizer=str(tmp_path / "tok"),
+                               apply_rules=False))
+    langs = report.manifest["stats"]["languages"]
+    assert all(r["tokens_per_byte"] > 0 for r in langs.values())
+    assert langs["ko"]["tokens_per_byte"] != langs["en"]["tokens_per_byte"]
+    for lang, share in (("ko", 0.35), ("en", 0.28), ("code", 0.37)):
+        assert abs(langs[lang]["share_out"] - share) < 0.05
+
+
+def test_tokens_without_a_tokenizer_file_is_a_clear_error(clean, tmp_path):
+    with pytest.raises(DataError, match="tokenizer.json not found"):
+        run(BalanceConfig(input=clean, output=str(tmp_path / "m"), by="tokens", tokenizer=str(tmp_path / "none")))

@@ -112,11 +112,13 @@ def _conform(table: pa.Table, schema: pa.Schema | None, f: InputFile) -> tuple[p
 
 
 def _take_sample(kept: pa.Table, meta: np.ndarray, sample: dict, left: dict) -> None:
-    # Documents whose key is in the lowest 1/16 of the key space, until the per-language budget is used.
-    chosen = np.flatnonzero(meta["key"] < np.uint64(1 << 60))
-    if not len(chosen):
+    # Documents whose key is in the lowest 1/16 of the key space, until the per-language budget is used; a
+    # language with no sample yet takes its first documents too, so that small inputs are sampled as well.
+    low = meta["key"] < np.uint64(1 << 60)
+    chosen = [i for i in range(len(meta)) if low[i] or not sample.get(core.LANG_NAMES[meta["lang"][i]])]
+    if not chosen:
         return
-    texts = kept[schemas.TEXT].take(pa.array(chosen)).to_pylist()
+    texts = kept[schemas.TEXT].take(pa.array(chosen, pa.int64())).to_pylist()
     for i, text in zip(chosen, texts):
         lang = core.LANG_NAMES[meta["lang"][i]]
         if left[lang] > 0:

@@ -56,7 +56,7 @@ def make_plan(cfg: BalanceConfig, meta: np.ndarray, scans: list[dict], samples: 
     available = {name: float(meta["nbytes"][langs == code].sum()) for name, code in core.LANG_CODES.items()
                  if (langs == code).any()}
     tpb = tokens_per_byte(cfg, samples) if cfg.by == "tokens" else {}
-    unit = {lang: tpb.get(lang, 0.0) for lang in available} if cfg.by == "tokens" else {lang: 1.0 for lang in available}
+    unit = {lang: tpb[lang] for lang in available} if cfg.by == "tokens" else {lang: 1.0 for lang in available}
     sized = {lang: available[lang] * unit[lang] for lang in available}
     mix = mixture.plan_mixture(sized, cfg.mix_dict, total=cfg.total, max_epochs=cfg.max_epochs,
                                best_effort=cfg.best_effort, unit=cfg.by)
