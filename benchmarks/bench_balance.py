@@ -15,46 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import REPO, gecko_bin, measure, measure_median, shared_dir  # noqa: E402
+
 TARGET_MB_S_PER_CORE = 20.0
 REPEAT = 3
-
-
-def shared_dir() -> Path:
-    """The shared data folder: $GECKO_SHARED, else ../shared next to the repository."""
-    path = Path(os.environ.get("GECKO_SHARED") or REPO.parent / "shared")
-    if not (path / "corpus").is_dir():
-        sys.exit(f"error: {path}/corpus not found\n\nhint: set GECKO_SHARED to the shared folder")
-    return path
-
-
-def gecko() -> str:
-    path = Path(sys.executable).parent / "gecko"
-    return str(path) if path.exists() else (shutil.which("gecko") or "gecko")
-
-
-def measure(cmd: list[str], log: Path) -> dict:
-    """Run a command in its own process: wall time, CPU time (children included) and peak RSS."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as fh:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"error: {' '.join(cmd)} failed\n{log.read_text(errors='replace')[-3000:]}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
-
-
-def median_run(cmd: list[str], log: Path) -> dict:
-    runs = sorted((measure(cmd, log) for _ in range(REPEAT)), key=lambda r: r["wall_s"])
-    return {**runs[len(runs) // 2], "wall_s_all": [round(r["wall_s"], 3) for r in runs]}
 
 
 def identical(a: Path, b: Path) -> bool:
@@ -70,15 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out).resolve() / "balance"
     out.mkdir(parents=True, exist_ok=True)
     clean = out / "clean"
-    measure([gecko(), "dedup", str(shared_dir() / "corpus"), str(clean), "--exclude", "*.md", "--overwrite"],
+    measure([gecko_bin(), "dedup", str(shared_dir() / "corpus"), str(clean), "--exclude", "*.md", "--overwrite"],
             out / "dedup.log")
     manifest = json.loads((clean / "manifest.json").read_text())
     docs, text_mb = manifest["stats"]["documents"]["kept"], manifest["stats"]["text_bytes"]["kept"] / 1e6
     rows = []
     for workers in (1, 2):
-        cmd = [gecko(), "balance", str(clean), str(out / f"mixed_w{workers}"), "--relabel", "--overwrite",
+        cmd = [gecko_bin(), "balance", str(clean), str(out / f"mixed_w{workers}"), "--relabel", "--overwrite",
                "--workers", str(workers), "--json"]
-        r = median_run(cmd, out / f"balance_w{workers}.log")
+        r = measure_median(cmd, out / f"balance_w{workers}.log", REPEAT)
         r.update(workers=workers, docs_s=docs / r["wall_s"], mb_s=text_mb / r["wall_s"],
                  mb_s_per_core=text_mb / r["wall_s"] / workers)
         rows.append(r)

@@ -28,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import gecko_bin, measure, measure_median, shared_dir  # noqa: E402
 from planted_truth import NGRAM, Truth  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,14 +60,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ------------------------------------------------------------------------------------------------- inputs
-def shared_dir() -> Path:
-    """The shared data folder: $GECKO_SHARED, else ../shared next to the repository."""
-    path = Path(os.environ.get("GECKO_SHARED") or REPO.parent / "shared")
-    if not (path / "bench" / "plant_duplicates.py").is_file():
-        sys.exit(f"error: {path}/bench/plant_duplicates.py not found\n\nhint: set GECKO_SHARED to the shared folder")
-    return path
-
-
 def build_corpus(shared: Path, out: Path, per_lang: int, seed: int) -> tuple[Path, Path]:
     """Plant duplicates into the shared corpus; returns (raw input folder, truth.jsonl)."""
     planted = out / "planted"
@@ -108,38 +101,6 @@ def read_jsonl_zst(path: Path | str):
 
 
 # ---------------------------------------------------------------------------------------------- measuring
-def measure(cmd: list[str], log_path: Path) -> dict:
-    """Run one command in its own process; returns wall time, CPU time and peak RSS of that process.
-
-    CPU time includes the children it waited for (worker processes); peak RSS is the largest single process.
-    """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4 (for its rusage), so tell Popen
-    if proc.returncode != 0:
-        tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
-        sys.exit(f"error: {' '.join(cmd)} exited with {proc.returncode}\n{tail}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
-
-
-def measure_median(cmd: list[str], log_path: Path, repeat: int) -> dict:
-    """`measure` run `repeat` times; the run with the median wall time (every wall time is kept too)."""
-    runs = sorted((measure(cmd, log_path) for _ in range(repeat)), key=lambda r: r["wall_s"])
-    best = dict(runs[len(runs) // 2])
-    best["wall_s_all"] = [round(r["wall_s"], 3) for r in runs]
-    return best
-
-
-def gecko_bin() -> str:
-    """The `gecko` script of the running interpreter's environment."""
-    path = Path(sys.executable).parent / "gecko"
-    return str(path) if path.exists() else (shutil.which("gecko") or "gecko")
-
-
 def read_shards(folder: Path, columns: list[str]) -> dict[str, list]:
     """The given columns of every shard-*.arrow in a folder, end to end."""
     import pyarrow as pa
@@ -366,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     print(f"planting duplicates ({args.per_lang} base documents per language) into {out}/planted", file=sys.stderr)
-    raw, truth_path = build_corpus(shared_dir(), out, args.per_lang, args.seed)
+    raw, truth_path = build_corpus(shared_dir("bench/plant_duplicates.py"), out, args.per_lang, args.seed)
     docs = {d["id"]: d for d in read_raw(raw)}
     text_mb = sum(len(d["text"].encode("utf-8")) for d in docs.values()) / 1e6
     measure([gecko_bin(), "dedup", str(raw), str(out / "warmup"), "--overwrite"], out / "logs" / "warmup.log")

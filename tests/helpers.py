@@ -6,6 +6,9 @@ import gzip
 import io
 import json
 import os
+import signal
+import subprocess
+import time
 
 import zstandard
 
@@ -27,3 +30,15 @@ def write_jsonl(path: str, docs: list[dict]) -> str:
     with open(path, "wb") as fh:
         fh.write(data)
     return path
+
+
+def kill_when(cmd: list[str], marker: str, timeout_s: float = 120) -> bool:
+    """Start a command and SIGKILL it (a real crash) as soon as `marker` exists; True if it was still running."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while not os.path.exists(marker) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return alive

@@ -110,3 +110,24 @@ def _convert(section: str, key: str, value, annotation):
     else:
         return value
     raise ConfigError(f"[{section}] {key} = {value!r} is not a valid {kind}")
+
+
+#: Settings that change how the work is spread, not what a stage writes: left out of fingerprints.
+RUNTIME_FIELDS = ("input", "output", "workers", "num_hosts", "host_index", "phase", "overwrite", "keep_work", "dry_run")
+
+
+def output_settings(cfg) -> dict:
+    """The settings of a stage config that decide its output bytes (what its fingerprint covers): every field
+    but the runtime ones, as JSON values; a side folder such as keep_dropped counts only as on or off."""
+    d = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+    for key in RUNTIME_FIELDS:
+        d.pop(key, None)
+    if "keep_dropped" in d:
+        d["keep_dropped"] = d["keep_dropped"] is not None
+    return d
+
+
+def choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
+    """Reject a value outside its allowed choices (for values from a config file; flags are checked by the parser)."""
+    if value not in allowed:
+        raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")

@@ -3,12 +3,10 @@
 import filecmp
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
-from helpers import CORPUS
+from helpers import CORPUS, kill_when
 
 FILES = ["ko/nsmc_reviews.jsonl.zst", "ko/korsts.jsonl.zst", "ko/rust_book_ko.jsonl.zst",
          "en/rust_book_en.jsonl.zst", "en/docs_flask.jsonl.zst", "en/tiny_shakespeare.jsonl.zst",
@@ -39,17 +37,6 @@ def test_bad_mix_and_flags(tmp_path):
     assert _gecko(tmp_path, "balance", "--by", "words").returncode == 2
 
 
-def _kill_when(cmd, marker, timeout_s=120):
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout_s
-    while not os.path.exists(marker) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    alive = proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    return alive
-
-
 def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
     raw = tmp_path / "raw"
     for rel in FILES:
@@ -60,7 +47,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
     assert ref.returncode == 0, ref.stderr
     cmd = [sys.executable, "-m", "gecko_cli", "-q", "balance", str(raw), str(tmp_path / "out"), *args, "--workers", "2"]
     work = tmp_path / "out" / ".gecko-work"
-    killed = sum(_kill_when(cmd, str(work / marker)) for marker in
+    killed = sum(kill_when(cmd, str(work / marker)) for marker in
                  ("scan/done-00002.json", "scan/done-00006.json", "scatter/done-00003.json", "gather/done-00001.json"))
     assert not (tmp_path / "out" / "manifest.json").exists()
     assert killed >= 3, "the runs finished before they could be killed: use a larger input"

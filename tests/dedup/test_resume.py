@@ -4,14 +4,12 @@ that was never interrupted."""
 import filecmp
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from helpers import CORPUS
+from helpers import CORPUS, kill_when
 
 FILES = ["ko/nsmc_reviews.jsonl.zst", "ko/korsts.jsonl.zst", "ko/rust_book_ko.jsonl.zst",
          "en/rust_book_en.jsonl.zst", "en/docs_flask.jsonl.zst", "code/py_flask.jsonl.zst",
@@ -20,18 +18,6 @@ FILES = ["ko/nsmc_reviews.jsonl.zst", "ko/korsts.jsonl.zst", "ko/rust_book_ko.js
 
 def _gecko(*args):
     return [sys.executable, "-m", "gecko_cli", "-q", "dedup", *args]
-
-
-def _kill_when(cmd, marker, timeout_s=120):
-    """Start the command, SIGKILL it as soon as `marker` exists; returns True if it was killed mid-run."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + timeout_s
-    while not os.path.exists(marker) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    alive = proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    return alive
 
 
 @pytest.fixture
@@ -51,7 +37,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(raw, tmp_path):
     killed = 0
     for marker in ("signatures/done-00002.json", "pairs/done-00005.json", "filter/done-00001.json",
                    "filter/done-00004.json"):
-        killed += _kill_when(cmd, os.path.join(work, marker))
+        killed += kill_when(cmd, os.path.join(work, marker))
         assert not os.path.exists(os.path.join(out, "manifest.json"))
     assert killed >= 3, "the runs finished before they could be killed: use a larger input"
     done = subprocess.run(cmd, capture_output=True, text=True)

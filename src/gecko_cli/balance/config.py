@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 
 from gecko_cli.balance.rules import RulesConfig
+from gecko_cli.config import choice, output_settings
 from gecko_cli.errors import ConfigError
 
 PHASES = ("scan", "plan", "scatter", "gather")
@@ -14,8 +14,6 @@ MIX_LANGS = ("ko", "en", "code", "other")
 BY = ("bytes", "tokens")
 DEFAULT_MIX = (("ko", 0.35), ("en", 0.28), ("code", 0.37))
 
-# Settings that change how the work is spread, not what it produces: left out of the fingerprint.
-_RUNTIME = ("input", "output", "workers", "num_hosts", "host_index", "phase", "overwrite", "keep_work", "dry_run")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,9 +81,9 @@ class BalanceConfig:
             from gecko_cli.balance.sizes import parse_total
 
             object.__setattr__(self, "total", parse_total(self.total, self.by))
-        _choice("--by", self.by, BY)
-        _choice("--phase", self.phase, ("all", *PHASES))
-        _choice("--on-bad-record", self.on_bad_record, ("error", "skip"))
+        choice("--by", self.by, BY)
+        choice("--phase", self.phase, ("all", *PHASES))
+        choice("--on-bad-record", self.on_bad_record, ("error", "skip"))
         if self.by == "tokens" and not self.tokenizer:
             raise ConfigError("--by tokens needs --tokenizer", hint="pass the folder that `gecko train-tokenizer` wrote")
         if self.total is not None and self.total <= 0:
@@ -104,22 +102,13 @@ class BalanceConfig:
     def mix_dict(self) -> dict[str, float]:
         return dict(self.mix)
 
-    def as_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["mix"] = self.mix_dict
-        d["exclude"] = list(self.exclude)
-        return d
-
     def output_settings(self) -> dict:
         """The settings that decide the output bytes (what the fingerprint covers)."""
-        d = self.as_dict()
-        for key in _RUNTIME:
-            d.pop(key)
-        d["keep_dropped"] = self.keep_dropped is not None
+        d = output_settings(self)
+        d["mix"] = self.mix_dict
         if d["tokenizer"]:
             d["tokenizer"] = os.path.abspath(d["tokenizer"])
         return d
-
 
     def scan_settings(self) -> dict:
         """The settings the scan phase depends on: other changes (mix shares, total, epochs) reuse a scan."""
@@ -164,6 +153,3 @@ def check_mix(mix: dict[str, float]) -> None:
                           hint="make them add up to 1, e.g. ko=0.35,en=0.28,code=0.37")
 
 
-def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from gecko_cli.config import choice, output_settings
 from gecko_cli.errors import ConfigError
 
 PHASES = ("signatures", "pairs", "clusters", "filter")
@@ -13,8 +14,6 @@ SCHEMES = ("oph", "perm")
 KEEP = ("first", "longest")
 ON_BAD = ("error", "skip")
 
-# Settings that change how the work is spread, not what it produces: left out of the fingerprint.
-_RUNTIME = ("input", "output", "workers", "num_hosts", "host_index", "phase", "overwrite", "keep_work")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,11 +70,11 @@ class DedupConfig:
     keep_work: bool = False
 
     def __post_init__(self):
-        _choice("--shingle", self.shingle, SHINGLES)
-        _choice("--scheme", self.scheme, SCHEMES)
-        _choice("--keep", self.keep, KEEP)
-        _choice("--on-bad-record", self.on_bad_record, ON_BAD)
-        _choice("--phase", self.phase, ("all", *PHASES))
+        choice("--shingle", self.shingle, SHINGLES)
+        choice("--scheme", self.scheme, SCHEMES)
+        choice("--keep", self.keep, KEEP)
+        choice("--on-bad-record", self.on_bad_record, ON_BAD)
+        choice("--phase", self.phase, ("all", *PHASES))
         if not 0.0 < self.threshold <= 1.0:
             raise ConfigError(f"--threshold must be in (0, 1], not {self.threshold}")
         if self.verify_bins < 0:
@@ -102,23 +101,11 @@ class DedupConfig:
         bands, rows = optimal_bands(self.threshold, self.num_perm)
         return dataclasses.replace(self, bands=bands, rows=rows, num_perm=bands * rows, auto_bands=False)
 
-    def as_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["exclude"] = list(self.exclude)
-        return d
-
     def output_settings(self) -> dict:
         """The settings that decide the output bytes (what the fingerprint covers)."""
-        d = self.as_dict()
-        for key in _RUNTIME:
-            d.pop(key)
-        d["keep_dropped"] = self.keep_dropped is not None
-        return d
+        return output_settings(self)
 
 
-def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
 
 
 def _same_path(a: str, b: str) -> bool:
