@@ -32,7 +32,6 @@ from gecko_cli.balance.langid import LANGS, detect  # noqa: E402
 
 TRUE_LANGS = ("ko", "en", "code")
 TARGET_ACCURACY = 0.98
-TARGET_MB_S = 100.0  # detect() alone: 10 microseconds per KB
 WRONG_IDS_SHOWN = 5
 SHORT_BYTES = 1000  # throughput is also reported apart for documents under and over this size
 
@@ -115,10 +114,9 @@ def report(result: dict) -> None:
         wrong_as = ", ".join(f"{k} {v}" for k, v in sorted(row["wrong_as"].items()))
         print(f"| {row['source']} | {row['docs']:,} | {row['accuracy']:.2%} | {wrong_as} | {' '.join(ids)} |")
     t = result["throughput"]
-    verdict = "PASS" if t["mb_per_s"] >= TARGET_MB_S else "FAIL"
     print(f"\n## Throughput of detect() (one core, best of {len(t['pass_s'])})\n")
     print(f"{t['mb']:.1f} MB in {t['docs']:,} documents: {t['best_s']:.3f} s, {t['mb_per_s']:.1f} MB/s, "
-          f"{t['us_per_kb']:.2f} us/KB, {t['us_per_doc']:.2f} us/doc (target {TARGET_MB_S:.0f} MB/s: {verdict})")
+          f"{t['us_per_kb']:.2f} us/KB, {t['us_per_doc']:.2f} us/doc")
     print("\n| documents | docs | MB | MB/s | us/KB | us/doc |")
     print("|---|---|---|---|---|---|")
     for name, row in t["groups"].items():
