@@ -1,4 +1,5 @@
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from gecko_cli.balance import mixture
@@ -93,3 +94,17 @@ def test_totals():
         parse_total("lots", "tokens")
     with pytest.raises(ConfigError, match="--tokenizer"):
         BalanceConfig(by="tokens")
+
+
+def test_interleave_texts_matches_a_take():
+    from gecko_cli.balance.shuffle import interleave_texts
+
+    a = pa.chunked_array([pa.array(["한국어", "", "abc"]), pa.array(["x" * 10, "끝"]).slice(0, 2)])
+    b = pa.chunked_array([pa.array(["b0", "b1", "b2", "b3"]).slice(1, 3)])
+    rows_a, rows_b = np.array([4, 0, 2, 0, 1]), np.array([2, 0])
+    order = np.array([5, 0, 3, 6, 1, 2, 4])
+    expected = pa.concat_arrays([a.take(pa.array(rows_a)).combine_chunks(),
+                                 b.take(pa.array(rows_b)).combine_chunks()]).take(pa.array(order))
+    got = interleave_texts([(a, rows_a), (b, rows_b)], order)
+    got.validate(full=True)
+    assert got.to_pylist() == expected.to_pylist()

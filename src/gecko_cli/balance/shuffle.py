@@ -20,7 +20,7 @@ from gecko_cli import schemas
 from gecko_cli.balance import core, mixture
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import COPY, Work
-from gecko_cli.errors import DependencyError
+from gecko_cli.errors import DataError, DependencyError
 from gecko_cli.shards import ShardWriter, open_shard
 
 
@@ -37,8 +37,6 @@ def tokens_per_byte(cfg: BalanceConfig, samples: list[dict]) -> dict[str, float]
         raise DependencyError("--by tokens needs the `tokenizers` package", hint="pip install tokenizers") from None
     path = cfg.tokenizer if cfg.tokenizer.endswith(".json") else os.path.join(cfg.tokenizer, "tokenizer.json")
     if not os.path.exists(path):
-        from gecko_cli.errors import DataError
-
         raise DataError(f"{path} not found", hint="pass the folder that `gecko train-tokenizer` wrote")
     tok = Tokenizer.from_file(path)
     out = {}
@@ -103,14 +101,15 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int) -> Non
     """Write output shard `shard`: its copies from every scanned file, in key order."""
     if work.is_done("gather", shard):
         return
-    parts, keys = [], []
+    parts, keys, texts = [], [], []
     for unit in range(n_units):
         lo, hi = work.done_info("scatter", unit)["offsets"][shard: shard + 2]
         if hi <= lo:
             continue
         sel = np.asarray(work.copies(unit)[lo:hi])
         kept = open_shard(work.kept_file(unit)).read_all()
-        part = kept.take(pa.array(sel["row"], pa.int64()))
+        texts.append((kept[schemas.TEXT], sel["row"]))
+        part = kept.drop_columns([schemas.TEXT]).take(pa.array(sel["row"], pa.int64()))
         ids = core.copy_ids(part[schemas.ID].to_pylist(), sel["copy"])
         parts.append(part.set_column(part.schema.get_field_index(schemas.ID), schemas.DOCS.field(schemas.ID),
                                      pa.array(ids, pa.string())))
@@ -118,12 +117,52 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int) -> Non
     if not parts:
         work.mark_done("gather", shard, {"name": None, "rows": 0, "bytes": 0})
         return
-    # one chunk first: a take across many chunks is many times slower than a take from one
-    table = pa.concat_tables(parts, promote_options="default").combine_chunks()
-    table = table.take(pa.array(np.argsort(np.concatenate(keys), kind="stable"), pa.int64()))
+    order = np.argsort(np.concatenate(keys), kind="stable")
+    # the small columns: one chunk first (a take across many chunks is much slower than from one)
+    rest = pa.concat_tables(parts, promote_options="default").combine_chunks().take(pa.array(order, pa.int64()))
+    table = rest.add_column(0, schemas.DOCS.field(schemas.TEXT), interleave_texts(texts, order))
     with ShardWriter(cfg.output, shard, table.schema) as w:
         w.write(table)
     work.mark_done("gather", shard, w.info.as_dict())
+
+
+def interleave_texts(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: np.ndarray) -> pa.Array:
+    """One string array of the given rows of several string columns, in `order`, copying each text once.
+
+    A take from the concatenated columns would copy every text twice (concatenate, then take); here the
+    texts are sliced straight out of the (memory-mapped) columns' buffers and joined in output order.
+
+    Args:
+        sources: per source, a string column and the rows taken from it.
+        order: positions in the concatenation of all taken rows, in output order.
+
+    Returns:
+        A string array.
+    """
+    views, which, starts, ends = [], [], [], []
+    for column, rows in sources:
+        chunk_starts = np.concatenate([[0], np.cumsum([len(c) for c in column.chunks])])
+        chunk_of = np.searchsorted(chunk_starts, rows, side="right") - 1
+        v, b, e = (np.zeros(len(rows), np.int64) for _ in range(3))
+        for k, chunk in enumerate(column.chunks):
+            sel = chunk_of == k
+            if not sel.any():
+                continue
+            off_buf, data_buf = chunk.buffers()[1:3]
+            offsets = np.frombuffer(off_buf, dtype=np.int32)[chunk.offset: chunk.offset + len(chunk) + 1]
+            local = rows[sel] - chunk_starts[k]
+            v[sel], b[sel], e[sel] = len(views), offsets[local], offsets[local + 1]
+            views.append(memoryview(data_buf) if data_buf is not None else memoryview(b""))
+        which.append(v)
+        starts.append(b)
+        ends.append(e)
+    v, b, e = (np.concatenate(x)[order] for x in (which, starts, ends))
+    data = b"".join([views[i][lo:hi] for i, lo, hi in zip(v.tolist(), b.tolist(), e.tolist())])
+    if len(data) >= 2**31:
+        raise DataError("an output shard would hold 2 GB of text or more", hint="lower --shard-size")
+    offsets = np.zeros(len(order) + 1, dtype=np.int32)
+    np.cumsum(e - b, out=offsets[1:])
+    return pa.StringArray.from_buffers(len(order), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def read_plan(work: Work) -> dict:
