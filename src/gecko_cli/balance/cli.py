@@ -19,7 +19,7 @@ Korean is repeated and English sampled down until the output holds --mix of each
 35/28/37 by default), no language repeated more than --max-epochs times. The output is shuffled across
 shards. Writes OUTPUT/shard-*.arrow and OUTPUT/manifest.json with the plan and every drop reason.
 
-\\b
+\b
 Examples:
   gecko balance clean/ mixed/ --mix ko=0.35,en=0.28,code=0.37
   gecko balance clean/ mixed/ --total 2GB --max-epochs 4 --by bytes
