@@ -1,0 +1,1 @@
+"""Training and measuring the BPE tokenizer: LLaMA layout, byte fallback, single digits."""
