@@ -28,6 +28,7 @@ bench: install
 	$(PY) benchmarks/bench_langid.py
 	$(PY) benchmarks/bench_rules.py
 	$(PY) benchmarks/bench_balance.py
+	$(PY) benchmarks/bench_tokenizer.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks examples
@@ -39,6 +40,7 @@ demo: install
 	cd $(DEMO) && ../$(GECKO) dedup --keep-dropped dropped
 	cd $(DEMO) && ../$(GECKO) balance --mix ko=0.35,en=0.28,code=0.37
 	$(GECKO) inspect $(DEMO)/mixed --samples 2
+	cd $(DEMO) && ../$(GECKO) train-tokenizer --vocab 4000 --byte-fallback
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache
