@@ -52,7 +52,7 @@ DIGITS = tuple("0123456789")
 LETTERS = ("A", "B", "C", "D")
 # Pieces that must be single tokens: answer letters with and without the space evaluation scores after "Answer:".
 REQUIRED = LETTERS + tuple(SPACE + letter for letter in LETTERS) + DIGITS
-MODEL_MAX_LENGTH = 4096
+MODEL_MAX_LENGTH = 8192  # GECKO's context length (DESIGN.md)
 _SLACK = 16  # extra merges asked of the trainer, so trimming to the exact size rarely falls short
 # Split (after spaces became ▁), in order: a letter run with one optional leading non-letter (▁, ".", "_", "(")
 # and one optional trailing sentence mark; a punctuation/symbol run with an optional leading ▁; one digit; a newline
