@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from dataclasses import dataclass
 
 from gecko_cli.errors import ConfigError
 
@@ -131,3 +132,50 @@ def choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
     """Reject a value outside its allowed choices (for values from a config file; flags are checked by the parser)."""
     if value not in allowed:
         raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShardStage:
+    """Settings every shard-to-shard stage shares (dedup, balance): reading inputs, cutting output, running.
+
+    Attributes:
+        seed: seed of the stage's hashing, sampling and shuffling.
+        text_field: the input field or column holding the text (inputs that are not gecko shards).
+        on_bad_record: `error` stops at the first bad record; `skip` drops it and counts it.
+        exclude: glob patterns of input files to leave out.
+        keep_dropped: folder for dropped documents, with their reason, or None.
+        shard_bytes: target text size of an output shard.
+        batch_rows: records read per batch.
+        workers: local worker processes.
+        num_hosts, host_index: this host's slice of the work when several hosts share it.
+        phase: `all`, or one phase of the stage.
+        overwrite: replace an output written with other settings.
+        keep_work: keep the work folder (.gecko-work/) after success.
+    """
+
+    seed: int = 0
+    text_field: str = "text"
+    on_bad_record: str = "error"
+    exclude: tuple[str, ...] = ()
+    keep_dropped: str | None = None
+    shard_bytes: int = 256_000_000
+    batch_rows: int = 2048
+    workers: int = 1
+    num_hosts: int = 1
+    host_index: int = 0
+    phase: str = "all"
+    overwrite: bool = False
+    keep_work: bool = False
+
+    def check_stage(self, phases: tuple[str, ...], sizes: tuple[str, ...] = ()) -> None:
+        """Validate the shared settings (and the named positive sizes of the stage)."""
+        choice("--on-bad-record", self.on_bad_record, ("error", "skip"))
+        choice("--phase", self.phase, ("all", *phases))
+        for name in ("workers", "shard_bytes", "batch_rows", *sizes):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        paths = [os.path.abspath(p) for p in (self.input, self.output)]
+        if paths[0] == paths[1]:
+            raise ConfigError("the output folder must differ from the input folder")
+        if self.keep_dropped is not None and os.path.abspath(self.keep_dropped) == paths[1]:
+            raise ConfigError("--keep-dropped must be another folder than the output")

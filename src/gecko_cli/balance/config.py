@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from gecko_cli.balance.rules import RulesConfig
-from gecko_cli.config import choice, output_settings
+from gecko_cli.config import ShardStage, choice, output_settings
 from gecko_cli.errors import ConfigError
 
 PHASES = ("scan", "plan", "scatter", "gather")
@@ -17,7 +17,7 @@ DEFAULT_MIX = (("ko", 0.35), ("en", 0.28), ("code", 0.37))
 
 
 @dataclass(frozen=True, kw_only=True)
-class BalanceConfig:
+class BalanceConfig(ShardStage):
     """Everything `gecko balance` needs to know.
 
     Attributes:
@@ -34,12 +34,10 @@ class BalanceConfig:
         scrub_pii: replace e-mail addresses, phone, resident registration and card numbers by placeholders.
         rules: thresholds of the quality rules (a None threshold turns its rule off).
         apply_rules: False turns every quality rule off.
-        seed: seed of sampling and shuffling.
         token_sample_bytes: text per language tokenized to estimate tokens per byte.
-        text_field, on_bad_record, exclude: as for `gecko dedup`, for inputs that are not gecko shards.
-        keep_dropped: folder for the documents the rules drop, with their reason, or None.
-        shard_bytes: target text size of an output shard.
-        workers, num_hosts, host_index, phase, overwrite, keep_work, dry_run: how and where the work runs.
+        dry_run: print the plan and write nothing.
+        The settings every shard stage shares (seed, reading, --keep-dropped, output shards, workers, hosts,
+        phases) are ShardStage's.
     """
 
     input: str = "clean"
@@ -55,20 +53,7 @@ class BalanceConfig:
     scrub_pii: bool = True
     rules: RulesConfig = field(default_factory=RulesConfig)
     apply_rules: bool = True
-    seed: int = 0
     token_sample_bytes: int = 4_000_000
-    text_field: str = "text"
-    on_bad_record: str = "error"
-    exclude: tuple[str, ...] = ()
-    keep_dropped: str | None = None
-    shard_bytes: int = 256_000_000
-    batch_rows: int = 2048
-    workers: int = 1
-    num_hosts: int = 1
-    host_index: int = 0
-    phase: str = "all"
-    overwrite: bool = False
-    keep_work: bool = False
     dry_run: bool = False
 
     def __post_init__(self):
@@ -82,21 +67,13 @@ class BalanceConfig:
 
             object.__setattr__(self, "total", parse_total(self.total, self.by))
         choice("--by", self.by, BY)
-        choice("--phase", self.phase, ("all", *PHASES))
-        choice("--on-bad-record", self.on_bad_record, ("error", "skip"))
+        self.check_stage(PHASES, sizes=("token_sample_bytes",))
         if self.by == "tokens" and not self.tokenizer:
             raise ConfigError("--by tokens needs --tokenizer", hint="pass the folder that `gecko train-tokenizer` wrote")
         if self.total is not None and self.total <= 0:
             raise ConfigError(f"--total must be positive, not {self.total}")
         if self.max_epochs <= 0:
             raise ConfigError(f"--max-epochs must be positive, not {self.max_epochs}")
-        for name in ("workers", "shard_bytes", "batch_rows", "token_sample_bytes"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
-        if os.path.abspath(self.input) == os.path.abspath(self.output):
-            raise ConfigError("the output folder must differ from the input folder")
-        if self.keep_dropped is not None and os.path.abspath(self.keep_dropped) == os.path.abspath(self.output):
-            raise ConfigError("--keep-dropped must be another folder than the output")
 
     @property
     def mix_dict(self) -> dict[str, float]:
