@@ -32,3 +32,28 @@ DEDUP_DROPPED_FIELDS = (
 BALANCE_REASON = "balance_reason"
 
 SCHEMAS = {"docs": DOCS}
+
+
+# Packed rows: `tokens` is a fixed-size list of seq_len token ids (uint16 while the vocabulary fits); `used` is how
+# many of them are real (the rest is padding, masked out of the loss); `tokens_<lang>` count each row's tokens by
+# the language of the document they come from; `text_bytes` is the UTF-8 text the row covers (bits per byte).
+TOKENS = "tokens"
+USED = "used"
+TEXT_BYTES = "text_bytes"
+PACKED_LANGS = ("ko", "en", "code", "other")
+LANG_TOKENS = tuple(f"tokens_{lang}" for lang in PACKED_LANGS)
+
+
+def token_type(vocab_size: int) -> pa.DataType:
+    """uint16 token ids while the vocabulary fits, else uint32."""
+    return pa.uint16() if vocab_size <= 65536 else pa.uint32()
+
+
+def packed(seq_len: int, vocab_size: int) -> pa.Schema:
+    """The packed-rows schema for a sequence length and vocabulary size."""
+    return pa.schema([
+        pa.field(TOKENS, pa.list_(token_type(vocab_size), seq_len), nullable=False),
+        pa.field(USED, pa.int32(), nullable=False),
+        *(pa.field(name, pa.int32(), nullable=False) for name in LANG_TOKENS),
+        pa.field(TEXT_BYTES, pa.int64(), nullable=False),
+    ])

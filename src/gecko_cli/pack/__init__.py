@@ -1,0 +1,1 @@
+"""Tokenizing documents and packing them into fixed-length training rows, and reading them back."""
