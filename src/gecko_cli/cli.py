@@ -44,9 +44,10 @@ def _register() -> None:
     from gecko_cli.balance.cli import balance
     from gecko_cli.dedup.cli import dedup
     from gecko_cli.inspection.cli import inspect
+    from gecko_cli.pack.cli import pack
     from gecko_cli.tokenizer.cli import tokenizer_report, train_tokenizer
 
-    for command in (dedup, balance, train_tokenizer, tokenizer_report, inspect):
+    for command in (dedup, balance, train_tokenizer, pack, tokenizer_report, inspect):
         app.command(help=command.__doc__)(error_boundary(command))
 
 

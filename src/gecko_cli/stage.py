@@ -43,8 +43,10 @@ class WorkDir:
     def path(self, phase: str, name: str) -> str:
         return os.path.join(self.root, phase, name)
 
-    def done_path(self, phase: str, unit: int | None) -> str:
-        return self.path(phase, "done.json" if unit is None else f"done-{unit:05d}.json")
+    def done_path(self, phase: str, unit: int | str | None) -> str:
+        if unit is None:
+            return self.path(phase, "done.json")
+        return self.path(phase, f"done-{unit}.json" if isinstance(unit, str) else f"done-{unit:05d}.json")
 
     def is_done(self, phase: str, unit: int | None) -> bool:
         return os.path.exists(self.done_path(phase, unit))

@@ -34,7 +34,7 @@ def inspect(
     result("schema: " + ", ".join(f"{name}: {kind}" for name, kind in info.schema))
     stats = m.get("stats", {})
     docs = stats.get("documents")
-    if docs:
+    if isinstance(docs, dict):
         dropped = ", ".join(f"{k} {v:,}" for k, v in docs.get("dropped", {}).items())
         result(f"documents: read {docs.get('read', 0):,}, kept {docs.get('kept', 0):,}; dropped: {dropped}")
     for key in ("by_lang", "by_source"):
@@ -48,7 +48,7 @@ def inspect(
                 table.add_row(name, *(f"{row[c]:,}" for c in cols))
             result(table)
     for key, value in stats.items():
-        if key not in ("documents", "by_lang", "by_source"):
+        if key not in ("by_lang", "by_source") and not (key == "documents" and isinstance(value, dict)):
             result(f"{key}: {json.dumps(value, ensure_ascii=False)}")
     for i, row in enumerate(info.samples):
         result(f"--- sample {i}")

@@ -54,8 +54,22 @@ def inspect_folder(path: str, samples: int = 3, max_chars: int = 300) -> Inspect
             if len(rows) >= samples:
                 break
             rows.extend(read_batch(reader, first, i).slice(0, samples - len(rows)).to_pylist())
+        if manifest.get("schema") == "packed":
+            rows = [_decoded(r, manifest) for r in rows]
         info.samples = [_shorten(r, max_chars) for r in rows]
     return info
+
+
+def _decoded(row: dict, manifest: dict) -> dict:
+    """A packed row with its real tokens decoded back to text by the tokenizer the manifest names."""
+    path = manifest.get("tokenizer", {}).get("path")
+    if not path or not os.path.exists(path):
+        return row
+    from tokenizers import Tokenizer
+
+    tokens = row[schemas.TOKENS][: row.get(schemas.USED, len(row[schemas.TOKENS]))]
+    decoded = Tokenizer.from_file(path).decode(tokens, skip_special_tokens=False)
+    return {"decoded": decoded, **row}
 
 
 def _shorten(row: dict, max_chars: int) -> dict:

@@ -1,0 +1,122 @@
+import dataclasses
+import filecmp
+import json
+import os
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from gecko_cli import schemas
+from gecko_cli.errors import ConfigError, DataError
+from gecko_cli.pack.config import PackConfig
+from gecko_cli.pack.run import run
+from helpers import write_jsonl
+
+_RNG = np.random.default_rng(7)
+WORDS = ["".join(chr(0xAC00 + int(k)) for k in _RNG.integers(0, 300, size=int(_RNG.integers(1, 4)))) for _ in range(300)]
+WORDS += ["".join(chr(97 + int(k)) for k in _RNG.integers(0, 26, size=int(_RNG.integers(2, 9)))) for _ in range(600)]
+
+
+def _docs(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    langs = ("ko", "en", "code")
+    return [{"id": f"d{i}", "lang": langs[i % 3],
+             "text": " ".join(rng.choice(WORDS, size=int(rng.integers(3, 400)))) + f" <s> {i}"} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def tok_dir(tmp_path_factory):
+    from tokenizers import Tokenizer
+
+    from gecko_cli.tokenizer.trainer import TrainSpec, save, train
+
+    folder = str(tmp_path_factory.mktemp("tok"))
+    tok = train(iter([d["text"] for d in _docs(600, seed=1)]), TrainSpec(vocab=700, min_frequency=1))
+    save(tok, folder)
+    assert Tokenizer.from_file(os.path.join(folder, "tokenizer.json")).get_vocab_size() == 700
+    return folder
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    docs = _docs()
+    write_jsonl(str(tmp_path / "mixed" / "a.jsonl"), docs[::2])
+    write_jsonl(str(tmp_path / "mixed" / "b.jsonl"), docs[1::2])
+    return str(tmp_path / "mixed")
+
+
+def _rows(folder):
+    with open(os.path.join(folder, "manifest.json")) as fh:
+        manifest = json.load(fh)
+    tables = [pa.ipc.open_file(os.path.join(folder, s["name"])).read_all() for s in manifest["shards"]]
+    return manifest, pa.concat_tables(tables) if tables else None
+
+
+@pytest.mark.parametrize("strategy", ["concat", "best-fit"])
+def test_packs_every_token_and_accounts_for_it(mixed, tok_dir, tmp_path, strategy):
+    out = str(tmp_path / "packed")
+    cfg = PackConfig(input=mixed, output=out, tokenizer=tok_dir, seq_len=64, strategy=strategy, val_fraction=0.1)
+    report = run(cfg)
+    manifest, table = _rows(out)
+    stats = manifest["stats"]
+    tokens = np.array(table[schemas.TOKENS].to_pylist())
+    used = table[schemas.USED].to_numpy()
+    assert tokens.shape == (stats["rows"], 64) and tokens.dtype.kind in "iu"
+    assert used.sum() == stats["tokens"]
+    assert (tokens[np.arange(64)[None, :] >= used[:, None]] == manifest["pad_id"]).all()
+    val_manifest, val = _rows(os.path.join(out, "val"))
+    assert stats["documents"] + val_manifest["stats"]["documents"] == 300
+    bos = (tokens == manifest["bos_id"]).sum() + (np.array(val[schemas.TOKENS].to_pylist()) == manifest["bos_id"]).sum()
+    assert bos == 300  # every document starts with <s>; a literal "<s>" in the text is not one
+    assert sum(stats["tokens_by_lang"].values()) == stats["tokens"]
+    assert manifest["tokenizer"]["fingerprint"] and manifest["seq_len"] == 64
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(os.path.join(tok_dir, "tokenizer.json"))
+    tok.encode_special_tokens = True
+    long_docs = sum(len(tok.encode(d["text"], add_special_tokens=False).ids) + 2 > 64 for d in _docs())
+    cut = stats["documents_cut"] + val_manifest["stats"]["documents_cut"]
+    if strategy == "best-fit":  # only documents longer than a row are ever cut
+        assert cut == long_docs and stats["padding"] > 0
+    else:
+        assert cut >= long_docs
+    assert report.complete
+
+
+def test_deterministic_whatever_the_workers(mixed, tok_dir, tmp_path):
+    outs = []
+    for name, workers in (("a", 1), ("b", 2)):
+        out = str(tmp_path / name)
+        run(PackConfig(input=mixed, output=out, tokenizer=tok_dir, seq_len=32, shard_bytes=32 * 2 * 16,
+                       workers=workers))
+        outs.append(out)
+    names = sorted(os.listdir(outs[0]))
+    assert len([n for n in names if n.startswith("shard-")]) > 2 and names == sorted(os.listdir(outs[1]))
+    for name in names:
+        if name != "val":
+            assert filecmp.cmp(os.path.join(outs[0], name), os.path.join(outs[1], name), shallow=False)
+
+
+def test_phases_on_two_hosts(mixed, tok_dir, tmp_path):
+    whole = str(tmp_path / "whole")
+    run(PackConfig(input=mixed, output=whole, tokenizer=tok_dir, seq_len=32, shard_bytes=32 * 2 * 16))
+    split = str(tmp_path / "split")
+    base = PackConfig(input=mixed, output=split, tokenizer=tok_dir, seq_len=32, shard_bytes=32 * 2 * 16, num_hosts=2)
+    for phase in ("encode", "write"):
+        for host in (1, 0):
+            report = run(dataclasses.replace(base, phase=phase, host_index=host))
+    assert report.complete
+    assert filecmp.cmp(os.path.join(whole, "manifest.json"), os.path.join(split, "manifest.json"), shallow=False)
+
+
+def test_bad_input_before_work_starts(mixed, tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        run(PackConfig(input=mixed, output=str(tmp_path / "p"), tokenizer=str(tmp_path / "none")))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "tokenizer.json").write_text("{not json")
+    with pytest.raises(DataError, match="not a readable tokenizer"):
+        run(PackConfig(input=mixed, output=str(tmp_path / "p"), tokenizer=str(tmp_path / "bad")))
+    with pytest.raises(ConfigError, match="at least 2"):
+        PackConfig(seq_len=1)
+    assert not (tmp_path / "p").exists()
