@@ -29,6 +29,8 @@ bench: install
 	$(PY) benchmarks/bench_rules.py
 	$(PY) benchmarks/bench_balance.py
 	$(PY) benchmarks/bench_tokenizer.py
+	$(PY) benchmarks/bench_pack.py
+	$(PY) benchmarks/bench_reader.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks examples
@@ -41,6 +43,8 @@ demo: install
 	cd $(DEMO) && ../$(GECKO) balance --mix ko=0.35,en=0.28,code=0.37
 	$(GECKO) inspect $(DEMO)/mixed --samples 2
 	cd $(DEMO) && ../$(GECKO) train-tokenizer --vocab 4000 --byte-fallback
+	cd $(DEMO) && ../$(GECKO) pack --seq-len 1024
+	$(GECKO) inspect $(DEMO)/packed --samples 1
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

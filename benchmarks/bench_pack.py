@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     raw = sorted(raws, key=lambda r: r["seconds"])[REPEAT // 2]
     manifest = json.loads((packed / "manifest.json").read_text())
     val = json.loads((packed / "val" / "manifest.json").read_text()) if (packed / "val").exists() else None
-    tokens = manifest["stats"]["tokens"] + (val["stats"]["tokens"] if val else 0)
+    docs = manifest["stats"]["documents"] + (val["stats"]["documents"] if val else 0)
+    # the documents' own tokens, as encode_batch counts them: without the <s> and </s> pack adds to each
+    tokens = manifest["stats"]["tokens"] + (val["stats"]["tokens"] if val else 0) - 2 * docs
     pack_rate, raw_rate = tokens / pack["wall_s"], raw["tokens"] / raw["seconds"]
     report = {"pack": {**pack, "tokens": tokens, "tokens_per_s": pack_rate}, "raw_encode_batch": {**raw,
               "tokens_per_s": raw_rate}, "ratio": pack_rate / raw_rate, "target": TARGET, "cpu_count": os.cpu_count(),

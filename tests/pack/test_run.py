@@ -120,3 +120,48 @@ def test_bad_input_before_work_starts(mixed, tmp_path):
     with pytest.raises(ConfigError, match="at least 2"):
         PackConfig(seq_len=1)
     assert not (tmp_path / "p").exists()
+
+
+def test_killed_runs_resume_to_the_uninterrupted_result(tok_dir, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers import CORPUS, kill_when
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for rel in ("ko/nsmc_reviews", "ko/korsts", "ko/rust_book_ko", "en/rust_book_en", "code/py_flask", "code/c_lua"):
+        shutil.copy(os.path.join(CORPUS, f"{rel}.jsonl.zst"), raw / f"{rel.replace('/', '_')}.jsonl.zst")
+    base = [sys.executable, "-m", "gecko_cli", "-q", "pack", str(raw)]
+    args = ["--tokenizer", tok_dir, "--seq-len", "256", "--shard-size", "200KB"]
+    ref = subprocess.run([*base, str(tmp_path / "ref"), *args], capture_output=True, text=True)
+    assert ref.returncode == 0, ref.stderr
+    cmd = [*base, str(tmp_path / "out"), *args, "--workers", "2"]
+    work = tmp_path / "out" / ".gecko-work"
+    killed = sum(kill_when(cmd, str(work / m)) for m in
+                 ("encode/done-00001.json", "encode/done-00004.json", "write/done-train-00002.json"))
+    assert killed >= 2, "the runs finished before they could be killed: use a larger input"
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for sub in ("", "val"):
+        names = sorted(n for n in os.listdir(tmp_path / "ref" / sub) if n != "val")
+        assert names == sorted(n for n in os.listdir(tmp_path / "out" / sub) if n != "val")
+        for name in names:
+            assert filecmp.cmp(tmp_path / "ref" / sub / name, tmp_path / "out" / sub / name, shallow=False), name
+
+
+def test_cli_user_errors(mixed, tmp_path):
+    import subprocess
+    import sys
+
+    def gecko(*args):
+        return subprocess.run([sys.executable, "-m", "gecko_cli", *args], cwd=tmp_path, capture_output=True, text=True)
+
+    done = gecko("pack", mixed, "packed")  # the default tokenizer/ folder does not exist here
+    assert done.returncode == 1 and "tokenizer" in done.stderr and "hint:" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = gecko("pack", mixed, "packed", "--seq-len", "1", "--tokenizer", "x")
+    assert done.returncode == 1 and "--seq-len must be at least 2" in done.stderr
+    assert gecko("pack", "--strategy", "random").returncode == 2
