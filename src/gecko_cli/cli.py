@@ -52,22 +52,36 @@ def _register() -> None:
 
 
 
-def build_config(ctx: typer.Context, cls, section: str, config_path: str | None, flags: dict, paths: dict,
-                 renamed: dict | None = None):
-    """Turn a command's flags into its stage config: defaults < config file < explicit flags.
+def build_config(ctx: typer.Context, cls, section: str, paths: dict[str, str], overrides: dict | None = None,
+                 renamed: dict[str, str] | None = None):
+    """Turn a command's flags into its stage config: defaults < config file (--config) < explicit flags.
 
-    `paths` maps a path flag to (workspace folder name, unused): a path flag left out takes the workspace
-    folder from gecko.toml [paths], else its default name. `renamed` maps a flag to the config field it sets
-    under another name (--shard-size sets shard_bytes).
+    Args:
+        ctx: the command's context: its flags, and which were given on the command line.
+        cls: the stage's config dataclass.
+        section: its table in the config file.
+        paths: path flag -> workspace folder name; a path flag left out takes the folder from gecko.toml
+            [paths], else that name.
+        overrides: flag values the command computed itself (parsed sizes, split lists).
+        renamed: flag -> the config field it sets under another name (--shard-size sets shard_bytes).
     """
     from gecko_cli.config import load_file, merge, workspace_path
+    from gecko_cli.units import parse_bytes
 
-    file = load_file(config_path)
+    renamed = {"shard_size": "shard_bytes", **(renamed or {})}
+    flags = {k: getattr(v, "value", v) for k, v in ctx.params.items() if k not in ("config", "json_out")}
+    if "exclude" in flags:
+        flags["exclude"] = tuple(flags["exclude"] or ())
+    if "shard_size" in flags:
+        flags["shard_size"] = parse_bytes(flags["shard_size"], "--shard-size")
+    for flag, name in renamed.items():
+        if flag in flags:
+            flags[name] = flags.pop(flag)
+    flags.update(overrides or {})
+    file = load_file(ctx.params.get("config"))
     explicit = {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
-    for flag, name in {"shard_size": "shard_bytes", **(renamed or {})}.items():
-        if flag in explicit:
-            explicit.add(name)
-    for key, (workspace_name, _) in paths.items():
+    explicit |= {name for flag, name in renamed.items() if flag in explicit}
+    for key, workspace_name in paths.items():
         if flags.get(key) is None:
             flags[key] = workspace_path(file, workspace_name)
             explicit.discard(key)

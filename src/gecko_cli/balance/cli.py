@@ -64,17 +64,10 @@ def balance(
     from gecko_cli.balance.run import run
     from gecko_cli.balance.sizes import parse_total, rules_config
     from gecko_cli.cli import build_config, input_path
-    from gecko_cli.units import parse_bytes
 
-    flags = {k: getattr(v, "value", v) for k, v in ctx.params.items()}
-    for key in ("config", "json_out", "rule", "shard_size", "rules"):
-        flags.pop(key)
-    flags["exclude"] = tuple(exclude or ())
-    flags["shard_bytes"] = parse_bytes(shard_size, "--shard-size")
-    flags["apply_rules"] = rules
-    flags["total"] = parse_total(total, flags["by"]) if total is not None else None
-    cfg = build_config(ctx, C, "balance", config, flags, paths={"input": ("clean", None), "output": ("mixed", None)},
-                       renamed={"shard_size": "shard_bytes", "rules": "apply_rules"})
+    total_value = parse_total(total, by.value) if total is not None else None
+    cfg = build_config(ctx, C, "balance", paths={"input": "clean", "output": "mixed"}, overrides={"total": total_value},
+                       renamed={"rules": "apply_rules"})
     if rule:
         cfg = rules_config(cfg, rule)
     input_path(cfg.input, made_by="dedup")

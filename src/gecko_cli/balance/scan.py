@@ -39,9 +39,10 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
                                   want_table=True):
             table, schema = _conform(batch.table, schema, f)
             out = _process(cfg, batch, table)
-            stats.add(table, out)
+            texts = pa.array(out.texts, pa.string())  # scrubbed: built once, for the sizes and the output
+            stats.add(table, out, pc.binary_length(texts).to_pylist())
             keep = np.array([r is None for r in out.reasons], dtype=bool)
-            kept = _with_columns(table, out).filter(pa.array(keep))
+            kept = _with_columns(table, texts, out.langs).filter(pa.array(keep))
             if work is not None and kept_w is None:
                 kept_w = ShardWriter(work.kept_dir(), f.index, kept.schema, compression=None)
             meta = np.zeros(kept.num_rows, dtype=SCAN_META)
@@ -85,11 +86,10 @@ def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
     return out
 
 
-def _with_columns(table: pa.Table, out: core.Outcome) -> pa.Table:
-    table = table.set_column(table.schema.get_field_index(schemas.TEXT), schemas.DOCS.field(schemas.TEXT),
-                             pa.array(out.texts, pa.string()))
+def _with_columns(table: pa.Table, texts: pa.Array, langs: list[str]) -> pa.Table:
+    table = table.set_column(table.schema.get_field_index(schemas.TEXT), schemas.DOCS.field(schemas.TEXT), texts)
     return table.set_column(table.schema.get_field_index(schemas.LANG), schemas.DOCS.field(schemas.LANG),
-                            pa.array(out.langs, pa.string()))
+                            pa.array(langs, pa.string()))
 
 
 def _dropped(table: pa.Table, out: core.Outcome, keep: np.ndarray) -> pa.Table:
@@ -151,10 +151,9 @@ class _Stats:
         self.dropped: dict[str, Counter] = defaultdict(Counter)
         self.pii = Counter()
 
-    def add(self, table: pa.Table, out: core.Outcome) -> None:
+    def add(self, table: pa.Table, out: core.Outcome, out_sizes: list[int]) -> None:
         sizes = pc.binary_length(table[schemas.TEXT]).to_pylist()
-        kept_sizes = [len(t.encode("utf-8")) if r is None else 0 for t, r in zip(out.texts, out.reasons)]
-        for lang, reason, size, kept_size in zip(out.langs, out.reasons, sizes, kept_sizes):
+        for lang, reason, size, kept_size in zip(out.langs, out.reasons, sizes, out_sizes):
             self.docs_in[lang] += 1
             self.bytes_in[lang] += size or 0
             if reason is None:

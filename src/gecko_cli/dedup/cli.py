@@ -62,14 +62,8 @@ def dedup(
     from gecko_cli.cli import build_config, input_path
     from gecko_cli.dedup.report import print_report
     from gecko_cli.dedup.run import run
-    from gecko_cli.units import parse_bytes
 
-    flags = {k: getattr(v, "value", v) for k, v in ctx.params.items()}
-    flags.pop("config"), flags.pop("json_out")
-    flags["exclude"] = tuple(exclude or ())
-    flags["shard_bytes"] = parse_bytes(flags.pop("shard_size"), "--shard-size")
-    cfg = build_config(ctx, C, "dedup", config, flags,
-                       paths={"input": ("raw", None), "output": ("clean", None)})
+    cfg = build_config(ctx, C, "dedup", paths={"input": "raw", "output": "clean"})
     input_path(cfg.input, made_by=None)
     print_report(run(cfg), json_out=json_out)
 

@@ -55,14 +55,8 @@ def pack(
     from gecko_cli.cli import build_config, input_path
     from gecko_cli.console import log, result
     from gecko_cli.pack.run import run
-    from gecko_cli.units import parse_bytes
 
-    flags = {k: getattr(v, "value", v) for k, v in ctx.params.items()}
-    flags.pop("config"), flags.pop("json_out"), flags.pop("shard_size")
-    flags["exclude"] = tuple(exclude or ())
-    flags["shard_bytes"] = parse_bytes(shard_size, "--shard-size")
-    cfg = build_config(ctx, C, "pack", config, flags,
-                       paths={"input": ("mixed", None), "output": ("packed", None), "tokenizer": ("tokenizer", None)})
+    cfg = build_config(ctx, C, "pack", paths={"input": "mixed", "output": "packed", "tokenizer": "tokenizer"})
     input_path(cfg.input, made_by="balance")
     report = run(cfg)
     if not report.complete:

@@ -51,14 +51,10 @@ def train_tokenizer(
     from gecko_cli.tokenizer.run import train_tokenizer as run
     from gecko_cli.units import parse_bytes
 
-    flags = {k: getattr(v, "value", v) for k, v in ctx.params.items()}
-    flags.pop("config"), flags.pop("json_out")
-    flags["exclude"] = tuple(exclude or ())
-    flags["compare"] = tuple(p.strip() for p in (compare or "").split(",") if p.strip())
-    flags["sample_bytes"] = parse_bytes(sample_bytes, "--sample-bytes")
-    flags["heldout_bytes"] = parse_bytes(heldout_bytes, "--heldout-bytes")
-    cfg = build_config(ctx, C, "train-tokenizer", config, flags,
-                       paths={"input": ("mixed", None), "output": ("tokenizer", None)})
+    overrides = {"compare": tuple(p.strip() for p in (compare or "").split(",") if p.strip()),
+                 "sample_bytes": parse_bytes(sample_bytes, "--sample-bytes"),
+                 "heldout_bytes": parse_bytes(heldout_bytes, "--heldout-bytes")}
+    cfg = build_config(ctx, C, "train-tokenizer", paths={"input": "mixed", "output": "tokenizer"}, overrides=overrides)
     input_path(cfg.input, made_by="balance")
     print_report(run(cfg), json_out=json_out)
 
