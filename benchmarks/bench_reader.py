@@ -95,6 +95,17 @@ def _record_batch(rng: np.random.Generator, n: int, seq_len: int, schema: pa.Sch
     columns = [pa.FixedSizeListArray.from_arrays(flat, seq_len), pa.array(used)]
     columns += [pa.array(np.zeros(n, np.int32)) for _ in schemas.LANG_TOKENS]
     columns.append(pa.array(used.astype(np.int64) * 3))
+    if schemas.SEGMENT_LANGS in schema.names:  # a language per segment, and the row's bytes split over languages
+        from gecko_cli.pack.reader import segments
+
+        segment_ids, _, _ = segments(tokens, used, BOS, EOS)
+        counts = segment_ids.max(axis=1).astype(np.int64)
+        lang_bytes = np.zeros((n, len(schemas.LANG_BYTES)), np.int64)
+        lang_bytes[:, 0] = used.astype(np.int64) * 3
+        columns += [pa.array(lang_bytes[:, i]) for i in range(len(schemas.LANG_BYTES))]
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        langs = rng.integers(0, len(schemas.PACKED_LANGS), size=int(counts.sum()), dtype=np.uint8)
+        columns.append(pa.ListArray.from_arrays(pa.array(offsets), pa.array(langs)))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 

@@ -36,12 +36,19 @@ SCHEMAS = {"docs": DOCS}
 
 # Packed rows: `tokens` is a fixed-size list of seq_len token ids (uint16 while the vocabulary fits); `used` is how
 # many of them are real (the rest is padding, masked out of the loss); `tokens_<lang>` count each row's tokens by
-# the language of the document they come from; `text_bytes` is the UTF-8 text the row covers (bits per byte).
+# the language of the document they come from; `text_bytes` is the UTF-8 text the row covers (bits per byte), and
+# `text_bytes_<lang>` the same by the language of the documents (they add up to `text_bytes` exactly: a document
+# cut over rows shares its bytes in proportion to its tokens in each row, in whole bytes); `segment_langs` holds
+# the language code (an index into PACKED_LANGS) of each segment of the row in order, a segment starting at the
+# row start and at each <s> among the real tokens (as `gecko_cli.pack.reader.segments` splits rows). Rows packed
+# before `text_bytes_<lang>` and `segment_langs` existed lack those columns.
 TOKENS = "tokens"
 USED = "used"
 TEXT_BYTES = "text_bytes"
+SEGMENT_LANGS = "segment_langs"
 PACKED_LANGS = ("ko", "en", "code", "other")
 LANG_TOKENS = tuple(f"tokens_{lang}" for lang in PACKED_LANGS)
+LANG_BYTES = tuple(f"text_bytes_{lang}" for lang in PACKED_LANGS)
 
 
 def token_type(vocab_size: int) -> pa.DataType:
@@ -56,4 +63,6 @@ def packed(seq_len: int, vocab_size: int) -> pa.Schema:
         pa.field(USED, pa.int32(), nullable=False),
         *(pa.field(name, pa.int32(), nullable=False) for name in LANG_TOKENS),
         pa.field(TEXT_BYTES, pa.int64(), nullable=False),
+        *(pa.field(name, pa.int64(), nullable=False) for name in LANG_BYTES),
+        pa.field(SEGMENT_LANGS, pa.list_(pa.uint8()), nullable=False),
     ])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gecko_cli.pack.core import (
+    N_LANGS,
     Docs,
     Rows,
     concat_docs,
@@ -15,8 +16,10 @@ from gecko_cli.pack.core import (
     pack_concat,
     padding_share,
 )
+from gecko_cli.pack.encode import wrap
+from gecko_cli.pack.reader import segments
 
-PAD = 0
+PAD, BOS, EOS = 0, 1, 2
 STRATEGIES = [pack_concat, pack_best_fit]
 
 
@@ -53,7 +56,8 @@ def check_invariants(docs: Docs, rows: Rows, seq_len: int) -> None:
     n_rows = len(rows.tokens)
     assert rows.tokens.shape == (n_rows, seq_len) and rows.tokens.dtype == np.uint32
     assert rows.used.dtype == np.int32 and rows.lang_tokens.dtype == np.int32 and rows.text_bytes.dtype == np.int64
-    assert rows.lang_tokens.shape == (n_rows, 4)
+    assert rows.lang_tokens.shape == rows.lang_bytes.shape == (n_rows, 4) and rows.lang_bytes.dtype == np.int64
+    assert rows.segment_langs.dtype == np.uint8 and rows.segment_counts.dtype == np.int32
     assert np.all((rows.used >= 1) & (rows.used <= seq_len))
     pad_mask = np.arange(seq_len) >= rows.used[:, None]
     assert np.all(rows.tokens[pad_mask] == PAD)
@@ -64,6 +68,14 @@ def check_invariants(docs: Docs, rows: Rows, seq_len: int) -> None:
     np.testing.assert_array_equal(rows.lang_tokens.sum(axis=0), want_lang)
     assert int(rows.text_bytes.sum()) == int(docs.nbytes[lengths > 0].sum())
     assert np.all(rows.text_bytes >= 0)
+    # Bytes by language: they add up to each row's text bytes, and to each language's documents over all rows.
+    np.testing.assert_array_equal(rows.lang_bytes.sum(axis=1), rows.text_bytes)
+    assert np.all(rows.lang_bytes >= 0) and np.all((rows.lang_bytes > 0) <= (rows.lang_tokens > 0))
+    want_bytes = np.bincount(docs.langs[lengths > 0], weights=docs.nbytes[lengths > 0], minlength=4)
+    np.testing.assert_array_equal(rows.lang_bytes.sum(axis=0), want_bytes.astype(np.int64))
+    assert len(rows.segment_counts) == n_rows and np.all(rows.segment_counts >= 1)
+    assert int(rows.segment_counts.sum()) == len(rows.segment_langs)
+    assert np.all(rows.segment_langs < N_LANGS)
     assert rows.docs == int(np.count_nonzero(lengths))
     np.testing.assert_array_equal(np.sort(real_tokens(rows)), np.sort(docs.tokens))
 
@@ -180,7 +192,7 @@ def test_best_fit_fills_rows_better_than_first_fit():
 def test_deterministic(pack):
     a = pack(random_docs(500, 1, 300, seed=1), 128, PAD)
     b = pack(random_docs(500, 1, 300, seed=1), 128, PAD)
-    for name in ("tokens", "used", "lang_tokens", "text_bytes"):
+    for name in ("tokens", "used", "lang_tokens", "lang_bytes", "text_bytes", "segment_langs", "segment_counts"):
         assert getattr(a, name).tobytes() == getattr(b, name).tobytes()
     assert (a.docs, a.docs_cut, a.padding) == (b.docs, b.docs_cut, b.padding)
 
@@ -247,3 +259,97 @@ def test_bad_arguments_raise(bad):
         docs.offsets = np.asarray(bad["offsets"], np.int64)
     with pytest.raises(ValueError):
         pack_concat(docs, bad.get("seq_len", 4), bad.get("pad_id", PAD))
+
+
+def wrapped_docs(lengths: list[int], langs: list[int], nbytes: list[int] | None = None) -> Docs:
+    """Documents wrapped as <s> ids </s> (ids from 3 up, all distinct), as pack's encode makes them."""
+    ids, first = [], 3
+    for n in lengths:
+        ids.append(list(range(first, first + n)))
+        first += n
+    tokens, offsets = wrap(ids, BOS, EOS)
+    nbytes = [7 * n + 5 for n in lengths] if nbytes is None else nbytes
+    return Docs(tokens=tokens, offsets=offsets, langs=np.asarray(langs, np.uint8), nbytes=np.asarray(nbytes, np.int64))
+
+
+def token_languages(docs: Docs, pack, seq_len: int) -> np.ndarray:
+    """The language of the document behind each slot of the rows, -1 on padding: the same documents packed
+    with every token replaced by its document's language (the layout depends on the lengths alone)."""
+    lengths = np.diff(docs.offsets)
+    stream = Docs(tokens=np.repeat(docs.langs.astype(np.uint32) + 1, lengths), offsets=docs.offsets,
+                  langs=docs.langs, nbytes=docs.nbytes)
+    return pack(stream, seq_len, PAD).tokens.astype(np.int64) - 1
+
+
+def reader_languages(rows: Rows) -> np.ndarray:
+    """Each token's language as the reader rebuilds it: its row's segment languages indexed by segment id."""
+    segment_ids, _, loss_mask = segments(rows.tokens, rows.used, BOS, EOS)
+    np.testing.assert_array_equal(segment_ids.max(axis=1), rows.segment_counts)
+    first = np.concatenate([[0], np.cumsum(rows.segment_counts)])[:-1]
+    index = np.maximum(first[:, None] + segment_ids - 1, 0)
+    return np.where(loss_mask, rows.segment_langs.astype(np.int64)[index], -1)
+
+
+@pytest.mark.parametrize("pack", STRATEGIES)
+def test_segment_languages_on_a_hand_made_mix(pack):
+    # ko, en, code and other documents, some longer than a row (cut), some shorter (best-fit moves them around).
+    docs = wrapped_docs([3, 14, 1, 6, 25, 2, 9, 4, 0, 11], langs=[0, 1, 2, 0, 2, 1, 3, 2, 1, 0])
+    rows = pack(docs, 8, PAD, bos_id=BOS, eos_id=EOS)
+    check_invariants(docs, rows, 8)
+    assert rows.docs_cut >= 3
+    np.testing.assert_array_equal(reader_languages(rows), token_languages(docs, pack, 8))
+    # Without a bos id, each piece is a segment: the same for documents wrapped as <s> ... </s>.
+    plain = pack(docs, 8, PAD)
+    np.testing.assert_array_equal(plain.segment_langs, rows.segment_langs)
+    np.testing.assert_array_equal(plain.segment_counts, rows.segment_counts)
+
+
+def test_segment_languages_hand_checked():
+    # concat, rows of 6: doc0 (ko) <s> 3 4 </s>, doc1 (code) <s> 5..11 </s> cut twice, doc2 (en) <s> 12 </s>.
+    docs = wrapped_docs([2, 7, 1], langs=[0, 2, 1], nbytes=[4, 18, 3])
+    rows = pack_concat(docs, 6, PAD, bos_id=BOS, eos_id=EOS)
+    np.testing.assert_array_equal(rows.tokens, [[1, 3, 4, 2, 1, 5], [6, 7, 8, 9, 10, 11], [2, 1, 12, 2, 0, 0]])
+    np.testing.assert_array_equal(rows.segment_counts, [2, 1, 2])
+    np.testing.assert_array_equal(rows.segment_langs, [0, 2, 2, 2, 1])
+    # doc1: 18 bytes over 9 tokens, 2 bytes a token: 4 in row 0 (2 tokens), 12 in row 1 (6), 2 in row 2 (1).
+    np.testing.assert_array_equal(rows.lang_bytes, [[4, 0, 4, 0], [0, 0, 12, 0], [0, 3, 2, 0]])
+    np.testing.assert_array_equal(rows.text_bytes, [8, 12, 5])
+
+
+def test_best_fit_rest_of_a_cut_document_is_a_segment():
+    # Rows of 8: doc0 (en, 11 tokens with <s> </s>) fills row 0 and leaves a 3-token rest without <s>; doc1 (code,
+    # 4 tokens) opens row 1 and the rest follows it: a segment of its own, opened by the </s> before it.
+    docs = wrapped_docs([9, 2], langs=[1, 2])
+    rows = pack_best_fit(docs, 8, PAD, bos_id=BOS, eos_id=EOS)
+    np.testing.assert_array_equal(rows.tokens[1], [BOS, 12, 13, EOS, 10, 11, EOS, PAD])
+    np.testing.assert_array_equal(rows.segment_counts, [1, 2])
+    np.testing.assert_array_equal(rows.segment_langs, [1, 2, 1])
+    np.testing.assert_array_equal(reader_languages(rows), [[1] * 8, [2, 2, 2, 2, 1, 1, 1, -1]])
+
+
+@pytest.mark.parametrize("pack", STRATEGIES)
+def test_segments_follow_every_bos_and_eos_token(pack):
+    # Whatever the tokens, the segments are the reader's: an <s> or a </s> inside a document opens one too, a row
+    # start always does, and a bos or eos id equal to the pad id is ignored in the padding.
+    docs = make_docs([5, 3, 9], langs=[1, 2, 0])
+    docs.tokens[[2, 6, 10, 12]] = [4, 5, 4, 5]
+    for bos, eos in ((4, 5), (4, None), (PAD, PAD), (4, 16)):
+        rows = pack(docs, 4, PAD, bos_id=bos, eos_id=eos)
+        check_invariants(docs, rows, 4)
+        segment_ids, positions, loss_mask = segments(rows.tokens, rows.used, bos, eos)
+        np.testing.assert_array_equal(segment_ids.max(axis=1), rows.segment_counts)
+        truth = token_languages(docs, pack, 4)
+        np.testing.assert_array_equal(rows.segment_langs, truth[(positions == 0) & loss_mask])
+
+
+@pytest.mark.parametrize("pack", STRATEGIES)
+@pytest.mark.parametrize("seed", range(4))
+def test_segment_languages_of_random_documents(pack, seed):
+    rng = np.random.default_rng(200 + seed)
+    seq_len = int(rng.integers(2, 48))
+    n = int(rng.integers(1, 200))
+    lengths = rng.integers(0, 3 * seq_len, n).tolist()
+    docs = wrapped_docs(lengths, langs=rng.integers(0, 4, n).tolist(), nbytes=rng.integers(0, 500, n).tolist())
+    rows = pack(docs, seq_len, PAD, bos_id=BOS, eos_id=EOS)
+    check_invariants(docs, rows, seq_len)
+    np.testing.assert_array_equal(reader_languages(rows), token_languages(docs, pack, seq_len))

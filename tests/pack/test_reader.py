@@ -27,21 +27,38 @@ def make_rows(n: int, rng: np.random.Generator, first_id: int = 0) -> tuple[np.n
     return tokens, used
 
 
-def packed_table(tokens: np.ndarray, used: np.ndarray) -> pa.Table:
+def expected_langs(tokens: np.ndarray, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The languages `packed_table` writes: segment s of a row whose first token is t is in language (t + s) % 4
+    (so -1 on padding), and the row's bytes by language are t * (1, 2, 3, 4)."""
+    segment_ids, _, loss_mask = segments(tokens, used, BOS)
+    langs = np.where(loss_mask, (tokens[:, :1] + segment_ids) % 4, -1).astype(np.int8)
+    return langs, tokens[:, :1].astype(np.int64) * np.arange(1, 5)
+
+
+def packed_table(tokens: np.ndarray, used: np.ndarray, legacy: bool = False) -> pa.Table:
+    """The rows as a packed table; `legacy`: without the language columns, as folders packed before them."""
     schema = schemas.packed(SEQ_LEN, VOCAB)
     n = len(used)
     flat = pa.array(tokens.reshape(-1), type=schemas.token_type(VOCAB))
     cols = {schemas.TOKENS: pa.FixedSizeListArray.from_arrays(flat, SEQ_LEN), schemas.USED: pa.array(used)}
     cols |= {name: pa.array(np.zeros(n, np.int32)) for name in schemas.LANG_TOKENS}
-    cols[schemas.TEXT_BYTES] = pa.array(np.zeros(n, np.int64))
+    cols[schemas.TEXT_BYTES] = pa.array(tokens[:, 0].astype(np.int64) * 10)
+    if legacy:
+        return pa.table(cols, schema=pa.schema([schema.field(name) for name in cols]))
+    segment_ids, _, _ = segments(tokens, used, BOS)
+    lang_bytes = expected_langs(tokens, used)[1]
+    cols |= {name: pa.array(lang_bytes[:, i]) for i, name in enumerate(schemas.LANG_BYTES)}
+    cols[schemas.SEGMENT_LANGS] = pa.array([[(int(t) + s) % 4 for s in range(1, int(k) + 1)]
+                                            for t, k in zip(tokens[:, 0], segment_ids.max(axis=1))], pa.list_(pa.uint8()))
     return pa.table(cols, schema=schema)
 
 
 def write_packed(folder: str, tokens: np.ndarray, used: np.ndarray, shard_rows: list[int],
-                 splits: dict | None = None, **manifest_extra) -> None:
+                 splits: dict | None = None, legacy: bool = False, table: pa.Table | None = None,
+                 **manifest_extra) -> None:
     """A packed folder: shards of `shard_rows` rows, each written as record batches of PER_BATCH rows."""
     os.makedirs(folder, exist_ok=True)
-    table, start, shards = packed_table(tokens, used), 0, []
+    table, start, shards = table if table is not None else packed_table(tokens, used, legacy), 0, []
     for index, rows in enumerate(shard_rows):
         with ShardWriter(folder, index, table.schema) as writer:
             for offset in range(start, start + rows, PER_BATCH):
@@ -241,6 +258,18 @@ def test_segments_on_hand_made_rows():
     assert segment_ids.dtype == positions.dtype == np.int32 and loss_mask.dtype == bool
 
 
+def test_segments_start_after_eos():
+    # Best-fit puts the rest of a cut document (no <s>) after another document's </s>: a segment of its own.
+    tokens = np.array([[BOS, 5, EOS, 7, 8, EOS, BOS, 9, EOS, PAD],
+                       [7, EOS, BOS, EOS, BOS, 5, EOS, EOS, EOS, EOS]])
+    used = np.array([9, 6])
+    segment_ids, positions, _ = segments(tokens, used, BOS, EOS)
+    np.testing.assert_array_equal(segment_ids, [[1, 1, 1, 2, 2, 2, 3, 3, 3, 0], [1, 1, 2, 2, 3, 3, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(positions, [[0, 1, 2, 0, 1, 2, 0, 1, 2, 0], [0, 1, 0, 1, 0, 1, 0, 0, 0, 0]])
+    without, _, _ = segments(tokens, used, BOS)
+    np.testing.assert_array_equal(without, [[1, 1, 1, 1, 1, 1, 2, 2, 2, 0], [1, 1, 2, 2, 3, 3, 0, 0, 0, 0]])
+
+
 def test_segments_ignore_pad_equal_to_bos():
     # A <s> id in the padding (pad_id == bos_id) must not open a segment.
     segment_ids, positions, _ = segments(np.array([[BOS, 4, BOS, BOS]]), np.array([2]), BOS)
@@ -293,3 +322,102 @@ def test_schema_mismatch(packed):
     write_manifest(folder, manifest)
     with pytest.raises(DataError, match="expected fixed_size_list"):
         PackedDataset(folder)
+
+
+def test_batches_carry_each_tokens_language(packed):
+    folder, tokens, used = packed
+    ds = PackedDataset(folder)
+    assert ds.has_langs
+    want_langs, want_bytes = expected_langs(tokens, used)
+    for step in range(6):  # 7 rows a step: batches straddle epochs, rows come from every record batch
+        batch = ds.batch(step, 7, seed=2)
+        idx = [int(np.flatnonzero(tokens[:, 0] == t)[0]) for t in batch.tokens[:, 0]]
+        assert batch.langs.dtype == np.int8 and batch.lang_bytes.dtype == np.int64
+        np.testing.assert_array_equal(batch.langs, want_langs[idx])
+        np.testing.assert_array_equal(batch.lang_bytes, want_bytes[idx])
+    got_langs, got_bytes = ds.row_languages(np.array([29, 0, 13, 13]))
+    np.testing.assert_array_equal(got_langs, want_langs[[29, 0, 13, 13]])
+    np.testing.assert_array_equal(got_bytes, want_bytes[[29, 0, 13, 13]])
+
+
+def test_sequential_batch_reads_rows_in_stored_order(packed):
+    folder, tokens, used = packed
+    ds = PackedDataset(folder)
+    want_langs, want_bytes = expected_langs(tokens, used)
+    sweep = [ds.sequential_batch(start, min(8, 30 - start)) for start in range(0, 30, 8)]
+    assert [len(b.tokens) for b in sweep] == [8, 8, 8, 6]
+    assert {(b.step, b.epoch) for b in sweep} == {(-1, 0)}
+    np.testing.assert_array_equal(np.concatenate([b.tokens for b in sweep]), tokens)
+    np.testing.assert_array_equal(np.concatenate([b.langs for b in sweep]), want_langs)
+    np.testing.assert_array_equal(np.concatenate([b.lang_bytes for b in sweep]), want_bytes)
+    segment_ids, positions, loss_mask = segments(tokens, used, BOS)
+    np.testing.assert_array_equal(np.concatenate([b.segment_ids for b in sweep]), segment_ids)
+    np.testing.assert_array_equal(np.concatenate([b.positions for b in sweep]), positions)
+    np.testing.assert_array_equal(np.concatenate([b.loss_mask for b in sweep]), loss_mask)
+    assert ds.sequential_batch(30, 0).tokens.shape == (0, SEQ_LEN)
+    for start, rows in ((-1, 2), (29, 2), (0, -1)):
+        with pytest.raises(IndexError):
+            ds.sequential_batch(start, rows)
+    val = PackedDataset(folder, split="val")
+    np.testing.assert_array_equal(val.sequential_batch(2, 3).tokens[:, 0], 1012 + np.arange(3))
+
+
+def test_languages_turned_off(packed):
+    folder, tokens, used = packed
+    ds = PackedDataset(folder, languages=False)
+    assert not ds.has_langs and ds.row_languages(np.arange(3)) is None
+    batch, full = ds.batch(2, 8, seed=1), PackedDataset(folder).batch(2, 8, seed=1)
+    assert batch.langs is None and batch.lang_bytes is None and full.langs is not None
+    for field in ("tokens", "segment_ids", "positions", "loss_mask"):
+        np.testing.assert_array_equal(getattr(batch, field), getattr(full, field))
+    np.testing.assert_array_equal(ds.rows(np.arange(30))[1], used)
+
+
+def test_folder_packed_without_language_columns(tmp_path):
+    rng = np.random.default_rng(3)
+    tokens, used = make_rows(10, rng)
+    folder = str(tmp_path / "legacy")
+    write_packed(folder, tokens, used, [6, 4], legacy=True)
+    ds = PackedDataset(folder)
+    assert not ds.has_langs and ds.row_languages(np.arange(3)) is None
+    batch = ds.batch(1, 4, seed=0)
+    assert batch.langs is None and batch.lang_bytes is None
+    np.testing.assert_array_equal(ds.rows(np.arange(10))[0], tokens)
+    sweep = ds.sequential_batch(2, 5)
+    np.testing.assert_array_equal(sweep.tokens, tokens[2:7])
+    assert sweep.langs is None and sweep.lang_bytes is None
+
+
+def test_segment_langs_that_disagree_with_the_rows(tmp_path):
+    rng = np.random.default_rng(4)
+    tokens, used = make_rows(8, rng)
+    table = packed_table(tokens, used)
+    segment_langs = table[schemas.SEGMENT_LANGS].to_pylist()
+    for change in (lambda x: x[:-1], lambda x: x + [0]):  # one segment language too few, one too many
+        rows = [change(x) if i == 5 else x for i, x in enumerate(segment_langs)]
+        bad = table.set_column(table.schema.get_field_index(schemas.SEGMENT_LANGS), schemas.SEGMENT_LANGS,
+                               pa.array(rows, pa.list_(pa.uint8())))
+        folder = str(tmp_path / f"bad{len(rows[5])}")
+        write_packed(folder, tokens, used, [8], table=bad)
+        ds = PackedDataset(folder)
+        np.testing.assert_array_equal(ds.rows(np.arange(8))[0], tokens)  # tokens still read
+        ds.sequential_batch(0, 5)  # rows without the damage
+        with pytest.raises(DataError, match="segment_langs"):
+            ds.sequential_batch(4, 2)
+    too_many = [x + [0] * SEQ_LEN if i == 1 else x for i, x in enumerate(segment_langs)]
+    bad = table.set_column(table.schema.get_field_index(schemas.SEGMENT_LANGS), schemas.SEGMENT_LANGS,
+                           pa.array(too_many, pa.list_(pa.uint8())))
+    write_packed(str(tmp_path / "long"), tokens, used, [8], table=bad)
+    with pytest.raises(DataError, match="more segment languages"):
+        PackedDataset(str(tmp_path / "long")).batch(0, 8, seed=0)
+
+
+def test_language_column_of_another_type(tmp_path):
+    rng = np.random.default_rng(5)
+    tokens, used = make_rows(4, rng)
+    table = packed_table(tokens, used)
+    index = table.schema.get_field_index(schemas.LANG_BYTES[0])
+    table = table.set_column(index, schemas.LANG_BYTES[0], table[schemas.LANG_BYTES[0]].cast(pa.int32()))
+    write_packed(str(tmp_path / "odd"), tokens, used, [4], table=table)
+    with pytest.raises(DataError, match="text_bytes_ko"):
+        PackedDataset(str(tmp_path / "odd"))

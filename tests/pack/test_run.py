@@ -84,6 +84,93 @@ def test_packs_every_token_and_accounts_for_it(mixed, tok_dir, tmp_path, strateg
     assert report.complete
 
 
+_CODE_CHARS = "0123456789(){}[];=+-*/%"
+
+
+def _mixed_langs(n=60, seed=5):
+    """Korean, English and code-like documents, each language in its own script (Hangul, Latin letters, digits and
+    punctuation), from a few words to several rows of 64 tokens."""
+    rng = np.random.default_rng(seed)
+    code = ["".join(rng.choice(list(_CODE_CHARS), size=int(rng.integers(1, 6)))) for _ in range(200)]
+    words = {"ko": WORDS[:300], "en": WORDS[300:], "code": code}
+    docs = []
+    for i in range(n):
+        lang = ("ko", "en", "code")[i % 3]
+        docs.append({"id": f"m{i}", "lang": lang,
+                     "text": " ".join(rng.choice(words[lang], size=int(rng.integers(1, 120))))})
+    return docs
+
+
+def _script(piece: str) -> int | None:
+    """The language whose script a token's text is in (0 ko, 1 en, 2 code), or None (spaces only)."""
+    import re
+
+    byte = re.fullmatch(r"<0x([0-9A-Fa-f]{2})>", piece)
+    if byte and int(byte.group(1), 16) >= 0x80:
+        return 0  # only Korean documents hold non-ASCII text
+    text = chr(int(byte.group(1), 16)) if byte else piece.replace("\u2581", "")
+    if any("\uac00" <= c <= "\ud7a3" for c in text):
+        return 0
+    if any(c.isascii() and c.isalpha() for c in text):
+        return 1
+    return 2 if text.strip() else None
+
+
+@pytest.mark.parametrize("strategy", ["concat", "best-fit"])
+def test_languages_of_tokens_and_bytes(tok_dir, tmp_path, strategy):
+    from tokenizers import Tokenizer
+
+    from gecko_cli.pack.reader import PackedDataset
+
+    docs = _mixed_langs()
+    write_jsonl(str(tmp_path / "in" / "a.jsonl"), docs[:25])
+    write_jsonl(str(tmp_path / "in" / "b.jsonl"), docs[25:])
+    out = str(tmp_path / "packed")
+    run(PackConfig(input=str(tmp_path / "in"), output=out, tokenizer=tok_dir, seq_len=64, strategy=strategy,
+                   val_fraction=0.2, rows_per_batch=4))
+    tok = Tokenizer.from_file(os.path.join(tok_dir, "tokenizer.json"))
+    script = np.array([_script(tok.id_to_token(i)) if tok.id_to_token(i) not in ("<s>", "</s>", "<unk>") else None
+                       for i in range(tok.get_vocab_size())], dtype=float)
+    bytes_by_lang, cut, rest_mid_row = np.zeros(4, np.int64), 0, 0
+    for sub in ("", "val"):
+        manifest, table = _rows(os.path.join(out, sub))
+        stats = manifest["stats"]
+        ds = PackedDataset(out, "val" if sub else "train")
+        assert ds.has_langs and ds.num_rows == stats["rows"] == table.num_rows
+        batches = [ds.sequential_batch(start, min(5, ds.num_rows - start)) for start in range(0, ds.num_rows, 5)]
+        tokens, langs = (np.concatenate([getattr(b, f) for b in batches]) for f in ("tokens", "langs"))
+        segment_ids, positions, loss_mask = (np.concatenate([getattr(b, f) for b in batches])
+                                             for f in ("segment_ids", "positions", "loss_mask"))
+        lang_bytes = np.concatenate([b.lang_bytes for b in batches])
+        # Every token whose text shows its script is in its document's language; padding is -1.
+        known = ~np.isnan(script[tokens]) & loss_mask
+        assert known.sum() > 0.8 * loss_mask.sum()
+        np.testing.assert_array_equal(langs[known], script[tokens][known])
+        assert np.all((langs == -1) == ~loss_mask)
+        # The columns agree with each other, with the per-token languages, and with the manifest.
+        columns = {name: table[name].to_numpy() for name in (*schemas.LANG_TOKENS, *schemas.LANG_BYTES)}
+        lang_tokens = np.stack([columns[name] for name in schemas.LANG_TOKENS], axis=1)
+        for code in range(4):
+            np.testing.assert_array_equal((langs == code).sum(axis=1), lang_tokens[:, code])
+        np.testing.assert_array_equal(lang_bytes, np.stack([columns[name] for name in schemas.LANG_BYTES], axis=1))
+        np.testing.assert_array_equal(lang_bytes.sum(axis=1), table[schemas.TEXT_BYTES].to_numpy())
+        assert np.all((lang_bytes > 0) <= (lang_tokens > 0))
+        segment_langs = table[schemas.SEGMENT_LANGS].to_pylist()
+        np.testing.assert_array_equal([len(x) for x in segment_langs], segment_ids.max(axis=1))
+        np.testing.assert_array_equal(np.concatenate([np.asarray(x) for x in segment_langs]),
+                                      langs[(positions == 0) & loss_mask])
+        assert stats["tokens_by_lang"] == dict(zip(schemas.PACKED_LANGS, lang_tokens.sum(axis=0).tolist()))
+        assert stats["text_bytes"] == int(lang_bytes.sum()) and stats["tokens"] == int(loss_mask.sum())
+        bytes_by_lang += lang_bytes.sum(axis=0)
+        cut += stats["documents_cut"]
+        rest_mid_row += int(((positions == 0) & loss_mask & (tokens != manifest["bos_id"]))[:, 1:].sum())
+    want = {lang: sum(len(d["text"].encode()) for d in docs if d["lang"] == lang) for lang in ("ko", "en", "code")}
+    assert dict(zip(schemas.PACKED_LANGS, bytes_by_lang.tolist())) == {**want, "other": 0}
+    assert cut > 5
+    if strategy == "best-fit":  # the rest of a cut document after another one in a row: opened by </s>
+        assert rest_mid_row > 0
+
+
 def test_deterministic_whatever_the_workers(mixed, tok_dir, tmp_path):
     outs = []
     for name, workers in (("a", 1), ("b", 2)):

@@ -3,7 +3,7 @@ arrays out.
 
 Both strategies cut the documents into pieces (a run of one document's tokens that lands in one row), fill the
 token matrix, then derive the per-row counts from the pieces in one vectorized pass (`_assemble`): real tokens,
-tokens per language and the text bytes each row covers.
+tokens and text bytes per language, and the language of each segment of each row.
 """
 
 from __future__ import annotations
@@ -45,8 +45,17 @@ class Rows:
         tokens: (n_rows, seq_len) uint32, padded with pad_id.
         used: (n_rows,) int32 real tokens in each row (padding only ever at the end of a row).
         lang_tokens: (n_rows, 4) int32 tokens per language in each row.
-        text_bytes: (n_rows,) int64 text bytes each row covers; a document cut over rows shares its bytes in
-            proportion to its tokens in each row (integers that add up exactly to the document's bytes).
+        lang_bytes: (n_rows, 4) int64 text bytes each row covers, by the language of their documents; a document
+            cut over rows shares its bytes in proportion to its tokens in each row (integers that add up exactly
+            to the document's bytes).
+        text_bytes: (n_rows,) int64 text bytes each row covers: the sum of its lang_bytes.
+        segment_langs: uint8 language code of each segment of each row, rows in order, segments in order within
+            a row: the language of the document of the segment's first token. Given a bos id, segments are those
+            of `gecko_cli.pack.reader.segments` (a segment starts at each row start, at each <s> and right after
+            each </s> among the real tokens); without one, each piece is a segment (the same for documents
+            wrapped as <s> ... </s>).
+        segment_counts: (n_rows,) int32 segments in each row (at least 1): row r's languages are segment_langs[
+            sum(segment_counts[:r]):sum(segment_counts[:r + 1])].
         docs: documents packed (documents with at least one token).
         docs_cut: documents split over two or more rows.
         padding: pad tokens in all rows.
@@ -55,7 +64,10 @@ class Rows:
     tokens: np.ndarray
     used: np.ndarray
     lang_tokens: np.ndarray
+    lang_bytes: np.ndarray
     text_bytes: np.ndarray
+    segment_langs: np.ndarray
+    segment_counts: np.ndarray
     docs: int
     docs_cut: int
     padding: int
@@ -86,7 +98,8 @@ def concat_docs(docs: list[Docs]) -> Docs:
                 nbytes=np.concatenate([np.asarray(d.nbytes, np.int64) for d in docs]))
 
 
-def pack_concat(docs: Docs, seq_len: int, pad_id: int) -> Rows:
+def pack_concat(docs: Docs, seq_len: int, pad_id: int, bos_id: int | None = None,
+                eos_id: int | None = None) -> Rows:
     """Documents end to end, cut into rows of exactly seq_len tokens.
 
     A document longer than what is left of a row continues in the next one; only the last row may be short
@@ -96,11 +109,13 @@ def pack_concat(docs: Docs, seq_len: int, pad_id: int) -> Rows:
         docs: the documents, in the order they go into the rows.
         seq_len: tokens per row (at least 1).
         pad_id: token id that fills the end of the last row.
+        bos_id, eos_id: the ids of <s> and </s>, which delimit the segments of `Rows.segment_langs`; without
+            bos_id each piece is a segment.
 
     Returns:
         The rows; their real tokens, read row by row, are exactly `docs.tokens`.
     """
-    _check(docs, seq_len, pad_id)
+    _check(docs, seq_len, pad_id, bos_id, eos_id)
     offsets = np.asarray(docs.offsets, np.int64)
     total = int(offsets[-1])
     n_rows = -(-total // seq_len)
@@ -111,11 +126,13 @@ def pack_concat(docs: Docs, seq_len: int, pad_id: int) -> Rows:
     doc = np.searchsorted(offsets, starts, side="right") - 1  # an empty document never owns a piece
     flat = np.full(n_rows * seq_len, pad_id, np.uint32)
     flat[:total] = docs.tokens
-    return _assemble(docs, flat.reshape(n_rows, seq_len), starts // seq_len, doc, starts - offsets[doc],
-                     np.diff(bounds))
+    row, pos = np.divmod(starts, seq_len)
+    return _assemble(docs, flat.reshape(n_rows, seq_len), row, pos, doc, starts - offsets[doc], np.diff(bounds),
+                     bos_id, eos_id)
 
 
-def pack_best_fit(docs: Docs, seq_len: int, pad_id: int) -> Rows:
+def pack_best_fit(docs: Docs, seq_len: int, pad_id: int, bos_id: int | None = None,
+                  eos_id: int | None = None) -> Rows:
     """Best-fit decreasing: whole documents into the fullest row they still fit.
 
     Documents no longer than a row are never cut. A longer document is cut into full rows plus a remainder piece,
@@ -127,11 +144,13 @@ def pack_best_fit(docs: Docs, seq_len: int, pad_id: int) -> Rows:
         docs: the documents.
         seq_len: tokens per row (at least 1).
         pad_id: token id that fills the end of each row.
+        bos_id, eos_id: the ids of <s> and </s>, which delimit the segments of `Rows.segment_langs`; without
+            bos_id each piece is a segment.
 
     Returns:
         The rows, deterministic for a given input.
     """
-    _check(docs, seq_len, pad_id)
+    _check(docs, seq_len, pad_id, bos_id, eos_id)
     offsets = np.asarray(docs.offsets, np.int64)
     lengths = np.diff(offsets)
     n_full = lengths // seq_len
@@ -157,7 +176,7 @@ def pack_best_fit(docs: Docs, seq_len: int, pad_id: int) -> Rows:
     for d, s, n in zip((row * seq_len + pos).tolist(), (offsets[doc] + start).tolist(), length.tolist()):
         tokens[d:d + n] = src[s:s + n]
     tokens = tokens.reshape(n_rows, seq_len)
-    return _assemble(docs, tokens, row, doc, start, length)
+    return _assemble(docs, tokens, row, pos, doc, start, length, bos_id, eos_id)
 
 
 def _best_fit(lengths: list[int], seq_len: int, first_row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,37 +219,80 @@ def _best_fit(lengths: list[int], seq_len: int, first_row: int) -> tuple[np.ndar
     return np.asarray(rows, np.int64), np.asarray(poss, np.int64)
 
 
-def _assemble(docs: Docs, tokens: np.ndarray, row: np.ndarray, doc: np.ndarray, start: np.ndarray,
-              length: np.ndarray) -> Rows:
+def _assemble(docs: Docs, tokens: np.ndarray, row: np.ndarray, pos: np.ndarray, doc: np.ndarray, start: np.ndarray,
+              length: np.ndarray, bos_id: int | None, eos_id: int | None) -> Rows:
     """Rows from their token matrix and their pieces.
 
     Args:
         docs: the documents the pieces come from.
         tokens: (n_rows, seq_len) token matrix, already filled and padded.
-        row: row of each piece; pieces sorted by row, and every row holds at least one piece.
+        row: row of each piece; pieces sorted by row, then by position, and every row holds at least one piece.
+        pos: where the piece starts in its row.
         doc: document of each piece.
         start: where the piece starts in its document (in tokens).
         length: tokens in the piece.
+        bos_id, eos_id: the ids of <s> and </s> that delimit segments; without bos_id, pieces are segments.
 
     Returns:
         The Rows with per-row counts and the packing totals.
     """
     n_rows = len(tokens)
     lengths = np.diff(np.asarray(docs.offsets, np.int64))
+    lang = np.asarray(docs.langs, np.uint8)[doc]
     shares = _byte_shares(np.asarray(docs.nbytes, np.int64)[doc], lengths[doc], start, length)
+    # One (piece, language) cell per piece: summed per row, they are the row's counts by language.
     by_lang = np.zeros((len(row), N_LANGS), np.int64)
-    by_lang[np.arange(len(row)), np.asarray(docs.langs)[doc]] = length
+    by_lang[np.arange(len(row)), lang] = length
+    bytes_by_lang = np.zeros((len(row), N_LANGS), np.int64)
+    bytes_by_lang[np.arange(len(row)), lang] = shares
     if n_rows:
         first = np.searchsorted(row, np.arange(n_rows))  # each row's first piece
         used = np.add.reduceat(length, first)
         lang_tokens = np.add.reduceat(by_lang, first, axis=0)
-        text_bytes = np.add.reduceat(shares, first)
+        lang_bytes = np.add.reduceat(bytes_by_lang, first, axis=0)
     else:
-        used, lang_tokens, text_bytes = np.zeros(0, np.int64), np.zeros((0, N_LANGS), np.int64), np.zeros(0, np.int64)
+        used, lang_tokens, lang_bytes = np.zeros(0, np.int64), by_lang, bytes_by_lang  # no pieces: (0, 4) each
+    segment_langs, segment_counts = _segments(tokens, used, row, pos, lang, bos_id, eos_id)
     pieces_per_doc = np.bincount(doc, minlength=len(lengths))
     return Rows(tokens=tokens, used=used.astype(np.int32), lang_tokens=lang_tokens.astype(np.int32),
-                text_bytes=text_bytes.astype(np.int64), docs=int(np.count_nonzero(lengths)),
-                docs_cut=int(np.count_nonzero(pieces_per_doc > 1)), padding=int(tokens.size - used.sum()))
+                lang_bytes=lang_bytes, text_bytes=lang_bytes.sum(axis=1, dtype=np.int64),
+                segment_langs=segment_langs, segment_counts=segment_counts,
+                docs=int(np.count_nonzero(lengths)), docs_cut=int(np.count_nonzero(pieces_per_doc > 1)),
+                padding=int(tokens.size - used.sum()))
+
+
+def _segments(tokens: np.ndarray, used: np.ndarray, row: np.ndarray, pos: np.ndarray, lang: np.ndarray,
+              bos_id: int | None, eos_id: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The language of each segment of each row, and the number of segments in each row.
+
+    Given bos_id, a segment starts at each row start, at each <s> and right after each </s> (given eos_id) among a
+    row's real tokens, as `gecko_cli.pack.reader.segments` splits rows; without it, at each piece. A segment's
+    language is that of the piece holding its first token.
+
+    Args:
+        tokens: (n_rows, seq_len) token matrix.
+        used: (n_rows,) real tokens in each row.
+        row, pos: each piece's row and position in the row; pieces sorted by (row, pos).
+        lang: language code of each piece.
+        bos_id, eos_id: the ids of <s> and </s>, or None.
+
+    Returns:
+        (segment_langs, segment_counts): uint8 languages of all segments, rows in order, and (n_rows,) int32.
+    """
+    n_rows, seq_len = tokens.shape
+    if bos_id is None:
+        seg_row, seg_piece = row, np.arange(len(row))
+    else:
+        flat = tokens.reshape(-1)
+        found = [np.flatnonzero(flat == bos_id)]
+        if eos_id is not None:
+            found.append(np.flatnonzero(flat[:-1] == eos_id) + 1)
+        seg_row, seg_pos = np.divmod(np.concatenate(found), seq_len)
+        keep = (seg_pos > 0) & (seg_pos < used[seg_row])  # row starts come below, whatever their token
+        starts = np.union1d(seg_row[keep] * seq_len + seg_pos[keep], np.arange(n_rows, dtype=np.int64) * seq_len)
+        seg_row = starts // seq_len
+        seg_piece = np.searchsorted(row * seq_len + pos, starts, side="right") - 1
+    return lang[seg_piece], np.bincount(seg_row, minlength=n_rows).astype(np.int32)
 
 
 def _byte_shares(nbytes: np.ndarray, ntokens: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -256,12 +318,15 @@ def _byte_shares(nbytes: np.ndarray, ntokens: np.ndarray, start: np.ndarray, len
     return (end - (nbytes * start) // ntokens).astype(np.int64)
 
 
-def _check(docs: Docs, seq_len: int, pad_id: int) -> None:
+def _check(docs: Docs, seq_len: int, pad_id: int, bos_id: int | None, eos_id: int | None) -> None:
     """Raise ValueError when the arguments do not describe valid documents and rows."""
     if seq_len < 1:
         raise ValueError(f"seq_len must be at least 1, got {seq_len}")
     if not 0 <= pad_id < 2**32:
         raise ValueError(f"pad_id must fit in uint32, got {pad_id}")
+    for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
+        if value is not None and not 0 <= value < 2**32:
+            raise ValueError(f"{name} must fit in uint32, got {value}")
     offsets = np.asarray(docs.offsets)
     n = len(offsets) - 1
     if n < 0 or offsets[0] != 0 or offsets[-1] != len(docs.tokens) or np.any(offsets[1:] < offsets[:-1]):

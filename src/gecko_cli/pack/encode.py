@@ -10,10 +10,29 @@ from gecko_cli.pack import core
 from gecko_cli.pack.config import PackConfig
 from gecko_cli.pack.work import ROW_META, SPLITS, TokenizerInfo, Work
 from gecko_cli.shards import InputFile, iter_records
+from gecko_cli.stage import memmap
 from gecko_cli.tokenizer.sample import is_heldout
 
 LANG_CODES = {lang: i for i, lang in enumerate(schemas.PACKED_LANGS)}
 PACKERS = {"concat": core.pack_concat, "best-fit": core.pack_best_fit}
+
+#: Per packed row, beside the work's ROW_META: text bytes per language (schemas.PACKED_LANGS) and its segments.
+ROW_LANGS = np.dtype([("lang_bytes", "<i8", (len(schemas.PACKED_LANGS),)), ("segments", "<i4")])
+
+
+def langs_file(work: Work, split: str, unit: int) -> str:
+    """The ROW_LANGS of the rows an input file packed."""
+    return work.path("encode", f"langs-{split}-{unit:05d}.bin")
+
+
+def segment_langs_file(work: Work, split: str, unit: int) -> str:
+    """The uint8 language of every segment of the rows an input file packed, rows in order."""
+    return work.path("encode", f"segment-langs-{split}-{unit:05d}.bin")
+
+
+def row_langs(work: Work, split: str, unit: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ROW_LANGS per row, uint8 segment languages) of the rows an input file packed."""
+    return memmap(langs_file(work, split, unit), ROW_LANGS), memmap(segment_langs_file(work, split, unit), np.uint8)
 
 
 def wrap(ids: list[list[int]], bos: int, eos: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,11 +83,15 @@ def run_unit(cfg: PackConfig, work: Work, f: InputFile, info: TokenizerInfo) -> 
     stats = {"bad_records": bad}
     for split in SPLITS:
         docs = core.concat_docs(parts[split]) if parts[split] else core.empty_docs()
-        rows = PACKERS[cfg.strategy](docs, cfg.seq_len, info.pad_id)
+        rows = PACKERS[cfg.strategy](docs, cfg.seq_len, info.pad_id, bos_id=info.bos_id, eos_id=info.eos_id)
         meta = np.zeros(len(rows.used), dtype=ROW_META)
         meta["used"], meta["lang_tokens"], meta["text_bytes"] = rows.used, rows.lang_tokens, rows.text_bytes
+        langs = np.zeros(len(rows.used), dtype=ROW_LANGS)
+        langs["lang_bytes"], langs["segments"] = rows.lang_bytes, rows.segment_counts
         work.write_array(work.rows_file(split, f.index), rows.tokens.astype(info.dtype))
         work.write_array(work.meta_file(split, f.index), meta)
+        work.write_array(langs_file(work, split, f.index), langs)
+        work.write_array(segment_langs_file(work, split, f.index), rows.segment_langs)
         stats[split] = {"documents": rows.docs, "documents_cut": rows.docs_cut, "rows": int(len(rows.used)),
                         "tokens": int(rows.used.sum()), "padding": rows.padding,
                         "tokens_by_lang": dict(zip(schemas.PACKED_LANGS, rows.lang_tokens.sum(axis=0).tolist())),
