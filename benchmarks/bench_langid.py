@@ -7,7 +7,9 @@ columns), accuracy per true label with PASS/FAIL against the 98 % target, accura
 the ids of the first wrong labels per source (never their text: one source holds offensive comments), and the
 throughput of `detect()` alone on one core (MB of UTF-8 text per second, best of --repeat timed passes after one
 untimed pass), overall, per true label and for documents under and over 1000 bytes (short documents cost a fixed
-few microseconds each, so their MB/s says little). Writes the numbers to OUT/langid.json.
+few microseconds each, so their MB/s says little). `gecko balance` labels with `detect_batch()` (batches of
+BATCH documents, fields as columns): its labels are checked against `detect()`'s, one by one, and its
+throughput is measured the same way. Writes the numbers to OUT/langid.json.
 
 Usage: python benchmarks/bench_langid.py [--out benchmarks/out] [--repeat 3] [--shared PATH]
 """
@@ -28,12 +30,13 @@ import zstandard
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-from gecko_cli.balance.langid import LANGS, detect  # noqa: E402
+from gecko_cli.balance.langid import LANGS, detect, detect_batch  # noqa: E402
 
 TRUE_LANGS = ("ko", "en", "code")
 TARGET_ACCURACY = 0.98
 WRONG_IDS_SHOWN = 5
 SHORT_BYTES = 1000  # throughput is also reported apart for documents under and over this size
+BATCH = 2048  # documents per detect_batch() call, as `gecko balance` reads them
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,6 +73,28 @@ def time_detect(texts: list[str], metas: list[dict], repeat: int) -> list[float]
             detect(text, meta)
         times.append(time.perf_counter() - start)
     return times
+
+
+def batches(texts: list[str], metas: list[dict]) -> list[tuple[list[str], dict[str, list]]]:
+    """The documents in batches of BATCH, their fields as columns (None where a document lacks one)."""
+    out = []
+    for k in range(0, len(texts), BATCH):
+        chunk = metas[k:k + BATCH]
+        keys = sorted({key for m in chunk for key in m})
+        out.append((texts[k:k + BATCH], {key: [m.get(key) for m in chunk] for key in keys}))
+    return out
+
+
+def time_detect_batch(parts: list[tuple[list[str], dict]], repeat: int) -> tuple[list[str], list[float]]:
+    """The labels of detect_batch() over the batches, and the seconds of each timed pass (after one untimed)."""
+    labels = [label for texts, columns in parts for label in detect_batch(texts, columns)]
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for texts, columns in parts:
+            detect_batch(texts, columns)
+        times.append(time.perf_counter() - start)
+    return labels, times
 
 
 def score(docs: list[dict], preds: list[str]) -> dict:
@@ -113,6 +138,11 @@ def report(result: dict) -> None:
         ids = result["wrong_ids"].get(row["source"], [])[:WRONG_IDS_SHOWN]
         wrong_as = ", ".join(f"{k} {v}" for k, v in sorted(row["wrong_as"].items()))
         print(f"| {row['source']} | {row['docs']:,} | {row['accuracy']:.2%} | {wrong_as} | {' '.join(ids)} |")
+    b = result["batch"]
+    print(f"\n## detect_batch() (the stage's labeller, {BATCH} documents a call)\n")
+    print(f"labels identical to detect(): {b['identical']:,} of {b['docs']:,} "
+          f"({'PASS' if b['identical'] == b['docs'] else 'FAIL'}); {b['mb_per_s']:.1f} MB/s on one core "
+          f"(best of {len(b['pass_s'])}: {b['best_s']:.3f} s), {b['us_per_doc']:.2f} us/doc")
     t = result["throughput"]
     print(f"\n## Throughput of detect() (one core, best of {len(t['pass_s'])})\n")
     print(f"{t['mb']:.1f} MB in {t['docs']:,} documents: {t['best_s']:.3f} s, {t['mb_per_s']:.1f} MB/s, "
@@ -148,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         "docs": len(docs), "mb": total_mb, "pass_s": times, "best_s": best, "mb_per_s": total_mb / best,
         "us_per_kb": best / (sum(sizes) / 1e3) * 1e6, "us_per_doc": best / len(docs) * 1e6, "groups": per_group,
     }
+    batch_preds, batch_times = time_detect_batch(batches(texts, metas), args.repeat)
+    result["batch"] = {"docs": len(docs), "identical": sum(a == b for a, b in zip(preds, batch_preds)),
+                       "pass_s": batch_times, "best_s": min(batch_times), "mb_per_s": total_mb / min(batch_times),
+                       "us_per_doc": min(batch_times) / len(docs) * 1e6}
     result["machine"] = {"python": platform.python_version(), "platform": platform.platform()}
     report(result)
     os.makedirs(args.out, exist_ok=True)
@@ -155,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(out, "w", encoding="utf-8") as fh:
         json.dump(result, fh, indent=1)
     print(f"\nwrote {out}", file=sys.stderr)
-    return 0
+    return 0 if result["batch"]["identical"] == len(docs) else 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 Runs `rules.check` (each document's true label as its language) and `pii.scrub` over every document of
 shared/corpus, and prints markdown tables: drops per source and rule, personal data found per source and kind,
 anonymised examples of what the scrubber matched (digits shown as 9, letters as x), and single-core throughput
-in MB of UTF-8 text per second for check and scrub separately (best of --repeat timed passes, after a warm-up).
+in MB of UTF-8 text per second for check and scrub separately (best of --repeat timed passes, after a warm-up),
+and for `check_batch` and `scrub_batch`, which `gecko balance` runs (batches of BATCH documents of one language);
+their results are checked against `check` and `scrub`, document by document.
 Everything goes to OUT/rules.json too. The scrubber runs on every document here, dropped or not; the stage
 scrubs only kept ones. `kocohub_news_comments` holds offensive comments: counted, never quoted.
 
@@ -35,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 LANGS = ("ko", "en", "code")
 NOT_QUOTED = {"kocohub_news_comments"}  # offensive: statistics only
 TARGET_MB_S = 20.0  # the whole balance stage, per core
+BATCH = 2048  # documents per batch call, as `gecko balance` reads them
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in pii.PLACEHOLDERS.values()))
 _KIND_OF = {p: k for k, p in pii.PLACEHOLDERS.items()}
 
@@ -90,6 +93,49 @@ def _timed(fn, pairs) -> float:
     for text, lang in pairs:
         fn(text, lang)
     return time.perf_counter() - start
+
+
+def time_batches_per_lang(docs: list[dict], fn, repeat: int) -> dict:
+    """`time_per_lang` for a function of a batch: fn(texts, lang) over batches of BATCH documents."""
+    out, total_s, total_b = {}, 0.0, 0
+    for lang in LANGS:
+        texts = [d["text"] for d in docs if d["lang"] == lang]
+        parts = [texts[k:k + BATCH] for k in range(0, len(texts), BATCH)]
+        size = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
+        fn(parts[0], lang)  # warm-up
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for part in parts:
+                fn(part, lang)
+            best = min(best, time.perf_counter() - start)
+        out[lang] = {"docs": len(texts), "mb": size / 1e6, "s": best, "mb_s": size / 1e6 / best,
+                     "us_per_doc": best / len(texts) * 1e6}
+        total_s, total_b = total_s + best, total_b + size
+    out["all"] = {"docs": len(docs), "mb": total_b / 1e6, "s": total_s, "mb_s": total_b / 1e6 / total_s,
+                  "us_per_doc": total_s / len(docs) * 1e6}
+    return out
+
+
+def batch_agreement(docs: list[dict], cfgs: list[rules.RulesConfig]) -> dict[str, int]:
+    """How many documents `check_batch` (under each config, with each document's label and with every
+    language) and `scrub_batch` judge differently from `check` and `scrub`: all must be 0."""
+    texts = [d["text"] for d in docs]
+    wrong = Counter()
+    for k in range(0, len(texts), BATCH):
+        part, labels = texts[k:k + BATCH], [d["lang"] for d in docs[k:k + BATCH]]
+        for cfg in cfgs:
+            for langs in (labels, *([lang] * len(part) for lang in LANGS)):
+                got = rules.check_batch(part, langs, cfg)
+                wrong["check"] += sum(a != rules.check(t, lang, cfg) for a, t, lang in zip(got, part, langs))
+        changed, found = pii.scrub_batch(part)
+        expected = Counter()
+        for i, text in enumerate(part):
+            out, kinds = pii.scrub(text)
+            expected.update(kinds)
+            wrong["scrub"] += changed.get(i, text) != out
+        wrong["scrub_counts"] += found != expected
+    return {"documents": len(texts), **{k: wrong[k] for k in ("check", "scrub", "scrub_counts")}}
 
 
 def drops(docs: list[dict], cfg: rules.RulesConfig) -> dict[str, dict]:
@@ -175,19 +221,25 @@ def print_pii(counts: dict[str, Counter], examples: dict[str, list[dict]]) -> No
     print()
 
 
-def print_speed(speed: dict[str, dict]) -> None:
-    """A markdown table of the single-core throughput of check and scrub per language."""
-    print("## Throughput on one core (MB of UTF-8 text per second)\n")
-    print("| lang | docs | MB | check MB/s | check us/doc | scrub MB/s | scrub us/doc | both MB/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for lang in (*LANGS, "all"):
-        c, s = speed["check"][lang], speed["scrub"][lang]
-        both = c["mb"] / (c["s"] + s["s"])
-        print(f"| {lang} | {c['docs']} | {c['mb']:.1f} | {c['mb_s']:.1f} | {c['us_per_doc']:.1f} | "
-              f"{s['mb_s']:.1f} | {s['us_per_doc']:.1f} | {both:.1f} |")
-    both = speed["check"]["all"]["mb"] / (speed["check"]["all"]["s"] + speed["scrub"]["all"]["s"])
-    print(f"\ncheck + scrub together: {both:.1f} MB/s, {100 * TARGET_MB_S / both:.0f} % of the time the stage may "
-          f"spend per MB at its target of {TARGET_MB_S:.0f} MB/s per core\n")
+def print_speed(speed: dict[str, dict], agreement: dict[str, int]) -> None:
+    """Markdown tables of the single-core throughput of check and scrub per language, one document a call and
+    in batches."""
+    for check, scrub, title in (("check", "scrub", "one document a call"),
+                                ("check_batch", "scrub_batch", f"batches of {BATCH}, as `gecko balance` runs them")):
+        print(f"## Throughput on one core (MB of UTF-8 text per second): {title}\n")
+        print(f"| lang | docs | MB | {check} MB/s | us/doc | {scrub} MB/s | us/doc | both MB/s |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for lang in (*LANGS, "all"):
+            c, s = speed[check][lang], speed[scrub][lang]
+            both = c["mb"] / (c["s"] + s["s"])
+            print(f"| {lang} | {c['docs']} | {c['mb']:.1f} | {c['mb_s']:.1f} | {c['us_per_doc']:.1f} | "
+                  f"{s['mb_s']:.1f} | {s['us_per_doc']:.1f} | {both:.1f} |")
+        both = speed[check]["all"]["mb"] / (speed[check]["all"]["s"] + speed[scrub]["all"]["s"])
+        print(f"\n{check} + {scrub} together: {both:.1f} MB/s, {100 * TARGET_MB_S / both:.0f} % of the time the "
+              f"stage may spend per MB at its target of {TARGET_MB_S:.0f} MB/s per core\n")
+    ok = not (agreement["check"] or agreement["scrub"] or agreement["scrub_counts"])
+    print(f"check_batch and scrub_batch agree with check and scrub on all {agreement['documents']:,} documents: "
+          f"{'PASS' if ok else 'FAIL'} ({agreement})\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,10 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     per = drops(docs, cfg)
     counts, examples = scan_pii(docs, args.examples)
     speed = {"check": time_per_lang(docs, lambda text, lang: rules.check(text, lang, cfg), args.repeat),
-             "scrub": time_per_lang(docs, lambda text, lang: pii.scrub(text), args.repeat)}
+             "scrub": time_per_lang(docs, lambda text, lang: pii.scrub(text), args.repeat),
+             "check_batch": time_batches_per_lang(
+                 docs, lambda texts, lang: rules.check_batch(texts, [lang] * len(texts), cfg), args.repeat),
+             "scrub_batch": time_batches_per_lang(docs, lambda texts, lang: pii.scrub_batch(texts), args.repeat)}
+    strict = dataclasses.replace(cfg, max_symbol_word_ratio=0.02, min_mean_line_chars=40, max_dup_line_frac=0.1,
+                                 max_jamo_frac=0.1, code_long_line_chars=80, max_code_literal_frac=0.05)
+    agreement = batch_agreement(docs, [cfg, strict])
     print_drops(per)
     print_pii(counts, examples)
-    print_speed(speed)
+    print_speed(speed, agreement)
     result = {
         "machine": {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
                     "python": platform.python_version(), "gecko": __version__},
@@ -213,10 +271,11 @@ def main(argv: list[str] | None = None) -> int:
         "pii": {src: dict(c) for src, c in sorted(counts.items()) if c},
         "pii_examples": examples,
         "throughput": speed,
+        "batch_agreement": agreement,
     }
     (out / "rules.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {out / 'rules.json'}", file=sys.stderr)
-    return 0
+    return 0 if not (agreement["check"] or agreement["scrub"] or agreement["scrub_counts"]) else 1
 
 
 if __name__ == "__main__":

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gecko_cli.balance import langid, pii, rules
 
@@ -25,22 +28,29 @@ class Outcome:
         reasons: None for a kept document, else the drop reason.
         texts: the text of each document, personal data scrubbed when it is kept.
         pii: how many of each kind of personal data were replaced.
+        scrubbed: the rows whose text the scrubber changed (the others are the input texts).
     """
 
     langs: list[str]
     reasons: list[str | None]
     texts: list[str]
     pii: Counter = field(default_factory=Counter)
+    scrubbed: list[int] = field(default_factory=list)
 
 
-def process(texts: list[str], labels: list[str | None], metas: list[dict], *, relabel: bool, keep_other: bool,
-            rule_cfg: rules.RulesConfig | None, scrub: bool, mix_langs: set[str]) -> Outcome:
+def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Mapping[str, Sequence] | None, *,
+            relabel: bool, keep_other: bool, rule_cfg: rules.RulesConfig | None, scrub: bool,
+            mix_langs: set[str]) -> Outcome:
     """Label, filter and scrub a batch of documents.
+
+    Each step runs over the whole batch at once (`langid.detect_batch`, `rules.check_batch`,
+    `pii.scrub_batch`); the results are those of `detect`, `check` and `scrub` document by document.
 
     Args:
         texts: the documents' texts.
-        labels: their existing `lang` labels (None when unlabelled).
-        metas: their other string fields (source, id, path...), which the language detector may use.
+        labels: their existing `lang` labels (None when unlabelled); None with `relabel`.
+        metas: their other string fields (source, id, path...) as columns: name -> a value per document (a
+            list or a pyarrow string array), which the language detector may use.
         relabel: detect every language, ignoring existing labels.
         keep_other: keep documents labelled `other`.
         rule_cfg: quality-rule thresholds, or None for no rules.
@@ -50,31 +60,54 @@ def process(texts: list[str], labels: list[str | None], metas: list[dict], *, re
     Returns:
         An Outcome.
     """
-    out = Outcome([], [], [])
-    for text, label, meta in zip(texts, labels, metas):
-        lang = label if (label in LANG_CODES and not relabel) else langid.detect(text, meta)
-        reason = None
+    size = len(texts)
+    if relabel or labels is None:
+        langs = langid.detect_batch(texts, metas)
+    else:
+        langs = list(labels)
+        unknown = [i for i, label in enumerate(langs) if label not in LANG_CODES]
+        if unknown:
+            meta = {k: _take(v, unknown) for k, v in metas.items()} if metas else None
+            for i, lang in zip(unknown, langid.detect_batch([texts[i] for i in unknown], meta)):
+                langs[i] = lang
+    reasons: list[str | None] = [None] * size
+    judged = []
+    for i, lang in enumerate(langs):
         if lang == "other" and not keep_other:
-            reason = OTHER_REASON
+            reasons[i] = OTHER_REASON
         elif lang not in mix_langs:
-            reason = NOT_IN_MIX
+            reasons[i] = NOT_IN_MIX
         elif rule_cfg is not None and lang != "other":
-            reason = rules.check(text, lang, rule_cfg)
-        if reason is None and scrub:
-            text, found = pii.scrub(text)
-            if found:
-                out.pii.update({k: v for k, v in found.items() if v})
-        out.langs.append(lang)
-        out.reasons.append(reason)
-        out.texts.append(text)
+            judged.append(i)
+    if judged:
+        for i, reason in zip(judged, rules.check_batch([texts[i] for i in judged], [langs[i] for i in judged],
+                                                       rule_cfg)):
+            reasons[i] = reason
+    out = Outcome(langs, reasons, list(texts))
+    if scrub:
+        kept = [i for i, reason in enumerate(reasons) if reason is None]
+        changed, out.pii = pii.scrub_batch([texts[i] for i in kept])
+        for j, text in changed.items():
+            out.texts[kept[j]] = text
+        out.scrubbed = sorted(kept[j] for j in changed)
     return out
+
+
+def _take(values: Sequence, rows: list[int]) -> Sequence:
+    if hasattr(values, "take"):  # pyarrow
+        return values.take(rows)
+    return [values[i] for i in rows]
 
 
 def doc_keys(ids: list[str], seed: int) -> np.ndarray:
     """A uint64 key per document from a seeded hash of its id: the order of sampling and shuffling."""
-    salt = f"{seed}\0".encode()
-    return np.fromiter((int.from_bytes(hashlib.blake2b(salt + i.encode("utf-8", "surrogatepass"), digest_size=8)
-                                       .digest(), "little") for i in ids), dtype=np.uint64, count=len(ids))
+    salted = hashlib.blake2b(f"{seed}\0".encode(), digest_size=8)  # hashes of salt + id, from a copy of it
+    digests = []
+    for i in ids:
+        h = salted.copy()
+        h.update(i.encode("utf-8", "surrogatepass"))
+        digests.append(h.digest())
+    return np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64)  # little-endian integers
 
 
 def copy_keys(keys: np.ndarray, copy: np.ndarray) -> np.ndarray:
@@ -89,3 +122,11 @@ def copy_keys(keys: np.ndarray, copy: np.ndarray) -> np.ndarray:
 def copy_ids(ids: list[str], copy: np.ndarray) -> list[str]:
     """Ids of repeated documents: the first copy keeps the id, copy n >= 1 gets `id~epN`."""
     return [i if c == 0 else f"{i}~ep{c}" for i, c in zip(ids, copy.tolist())]
+
+
+def copy_id_column(ids: pa.Array, copy: np.ndarray) -> pa.Array:
+    """`copy_ids` of a string array, by Arrow kernels."""
+    if ids.null_count or not len(ids):  # `copy_ids` writes a missing id as "None~epN"
+        return pa.array(copy_ids(ids.to_pylist(), copy), pa.string())
+    suffixes = pa.array([""] + [f"~ep{c}" for c in range(1, int(copy.max()) + 1)], pa.string())
+    return pc.binary_join_element_wise(ids, suffixes.take(pa.array(copy, pa.int64())), "")

@@ -7,13 +7,19 @@ counts for phones) or rejects it. Candidates glued to letters, digits or `_-+/@`
 point, are parts of identifiers, versions, paths or longer numbers and stay. Resident numbers written with
 their dash need no checksum: numbers issued since October 2020 no longer follow it, and the dash, the date and
 the gender digit are rare together by chance. Bare 13-digit runs (timestamps, ids) must also pass the checksum.
+`scrub_batch` gives the same results for a batch of texts, with one search for numbers over the batch.
 """
 
 from __future__ import annotations
 
 import datetime
+import operator
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
+from itertools import repeat
+
+import numpy as np
 
 KINDS = ("email", "phone", "rrn", "card")
 PLACEHOLDERS = {"email": "<EMAIL>", "phone": "<PHONE>", "rrn": "<RRN>", "card": "<CARD>"}
@@ -99,8 +105,12 @@ def _luhn(d: str) -> bool:
     return (sum(map(int, d[-1::-2])) + sum(_LUHN_DOUBLE[int(c)] for c in d[-2::-2])) % 10 == 0
 
 
+# The networks by length: most runs of digits (9 to 12 long) are no card of any network.
+_NETWORKS_BY_LENGTH = {n: tuple((lo, hi) for lo, hi, lengths in _NETWORKS if n in lengths) for n in range(20)}
+
+
 def _card(d: str) -> bool:
-    return any(len(d) in lengths and lo <= d[:len(lo)] <= hi for lo, hi, lengths in _NETWORKS) and _luhn(d)
+    return any(lo <= d[:len(lo)] <= hi for lo, hi in _NETWORKS_BY_LENGTH.get(len(d), ())) and _luhn(d)
 
 
 def _bare(text: str) -> str | None:
@@ -178,3 +188,46 @@ def scrub(text: str) -> tuple[str, dict[str, int]]:
         text = _emails(text, found)
     text = _numbers(text, found)
     return text, found
+
+
+def scrub_batch(texts: Sequence[str]) -> tuple[dict[int, str], Counter]:
+    """`scrub` of a batch of texts at once: the same results, with one search for numbers over the batch.
+
+    Args:
+        texts: the documents.
+
+    Returns:
+        The scrubbed text of each document that changed, by its index (the others are clean), and how many of
+        each kind were replaced in all of them (kinds not found left out).
+    """
+    changed: dict[int, str] = {}
+    total: Counter = Counter()
+    texts = list(texts)
+    for i in np.flatnonzero(np.fromiter(map(operator.contains, texts, repeat("@")), bool, len(texts))).tolist():
+        found: dict[str, int] = {}  # e-mail addresses: text by text (few have an "@"); numbers next
+        out = _emails(texts[i], found)
+        if found:
+            texts[i] = changed[i] = out
+            total.update(found)
+    if not texts:
+        return changed, total
+    # Numbers: one search over the texts joined by newlines. A run, a candidate and the characters `_free`
+    # reads around it never include a newline, and a newline stands where a text begins or ends.
+    joined = "\n".join(texts)
+    starts = np.zeros(len(texts), np.int64)
+    np.cumsum(np.fromiter(map(len, texts[:-1]), np.int64, len(texts) - 1) + 1, out=starts[1:])
+    hits: dict[int, list[tuple[int, int, str]]] = {}
+    for run in _RUN.finditer(joined):
+        for start, end, kind in _candidates(joined, run):
+            if kind is not None and _free(joined, start, end):
+                hits.setdefault(int(np.searchsorted(starts, start, side="right")) - 1, []).append((start, end, kind))
+    for i, found_here in hits.items():
+        base, pos, pieces = int(starts[i]), 0, []
+        text = texts[i]
+        for start, end, kind in found_here:
+            pieces += (text[pos:start - base], PLACEHOLDERS[kind])
+            pos = end - base
+            total[kind] += 1
+        pieces.append(text[pos:])
+        changed[i] = "".join(pieces)
+    return changed, total

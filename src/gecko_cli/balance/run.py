@@ -73,8 +73,8 @@ def _plan(cfg, work, inputs):
     if cfg.host_index != 0 or work.is_done("plan", None):  # one global step: host 0 writes it
         return
     meta = shuffle.load_meta(work, len(inputs))
-    samples = [_read_json(work.sample_file(f.index)) for f in inputs] if cfg.by == "tokens" else []
     scans = [work.done_info("scan", f.index) for f in inputs]
+    samples = [_sample(work, f.index, s) for f, s in zip(inputs, scans)] if cfg.by == "tokens" else []
     plan = shuffle.make_plan(cfg, meta, scans, samples)
     if plan["mix"]["note"]:
         log.warning(f"warning: {plan['mix']['note']}")
@@ -97,8 +97,12 @@ def _gather(cfg, work, inputs):
 _PHASES = {"scan": _scan, "plan": _plan, "scatter": _scatter, "gather": _gather}
 
 
-def _read_json(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
+def _sample(work: Work, unit: int, scan_info: dict) -> dict:
+    """A scanned file's sample of texts per language: on its done marker (in sample-N.json in work folders
+    written by earlier versions)."""
+    if "sample" in scan_info:
+        return scan_info["sample"]
+    with open(work.sample_file(unit), encoding="utf-8") as fh:
         return json.load(fh)
 
 

@@ -3,8 +3,9 @@ the survivors (with their language, size and sampling key) for the mixture."""
 
 from __future__ import annotations
 
-import json
+import operator
 from collections import Counter, defaultdict
+from itertools import repeat
 
 import numpy as np
 import pyarrow as pa
@@ -13,9 +14,9 @@ import pyarrow.compute as pc
 from gecko_cli import schemas
 from gecko_cli.balance import core
 from gecko_cli.balance.config import BalanceConfig
-from gecko_cli.balance.work import SCAN_META, Work
+from gecko_cli.balance.work import KEY, SCAN_META, Work
 from gecko_cli.errors import DataError
-from gecko_cli.shards import InputFile, ShardWriter, iter_records, write_bytes_atomic
+from gecko_cli.shards import InputFile, ShardWriter, iter_records
 
 #: Fields the language detector may read besides the text (file names tell code apart).
 META_FIELDS = (schemas.SOURCE, schemas.ID, "path", "filename", "file", "file_path", "ext", "extension", "language",
@@ -39,17 +40,21 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
                                   want_table=True):
             table, schema = _conform(batch.table, schema, f)
             out = _process(cfg, batch, table)
-            texts = pa.array(out.texts, pa.string())  # scrubbed: built once, for the sizes and the output
-            stats.add(table, out, pc.binary_length(texts).to_pylist())
-            keep = np.array([r is None for r in out.reasons], dtype=bool)
-            kept = _with_columns(table, texts, out.langs).filter(pa.array(keep))
+            texts = _scrubbed_column(table[schemas.TEXT], out)  # built once, for the sizes and the output
+            codes = np.fromiter(map(core.LANG_CODES.__getitem__, out.langs), np.uint8, len(out.langs))
+            keep = np.fromiter(map(operator.is_, out.reasons, repeat(None)), bool, len(out.reasons))
+            sizes = pc.binary_length(texts).to_numpy(zero_copy_only=False)
+            stats.add(table, out, codes, keep, sizes)
+            kept = _with_columns(table, texts, codes).filter(pa.array(keep))
+            meta = np.zeros(kept.num_rows, dtype=SCAN_META)
+            meta["lang"] = codes[keep]
+            meta["nbytes"] = sizes[keep]
+            meta["key"] = core.doc_keys(kept[schemas.ID].to_pylist(), cfg.seed)
+            kept = kept.append_column(pa.field(KEY, pa.uint64()), pa.array(meta["key"]))
             if work is not None and kept_w is None:
                 kept_w = ShardWriter(work.kept_dir(), f.index, kept.schema, compression=None)
-            meta = np.zeros(kept.num_rows, dtype=SCAN_META)
-            meta["lang"] = [core.LANG_CODES[x] for x in kept[schemas.LANG].to_pylist()]
-            meta["nbytes"] = pc.binary_length(kept[schemas.TEXT]).to_numpy(zero_copy_only=False)
-            meta["key"] = core.doc_keys(kept[schemas.ID].to_pylist(), cfg.seed)
-            meta_parts.append(meta)
+            if work is None:
+                meta_parts.append(meta)
             if cfg.by == "tokens" or work is None:  # samples estimate tokens per byte
                 _take_sample(kept, meta, sample, sample_left)
             if kept_w is not None:
@@ -62,23 +67,22 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
         if work is None:  # a dry run: counts, sizes and samples for the plan, nothing written
             meta = np.concatenate(meta_parts) if meta_parts else np.zeros(0, SCAN_META)
             return {"info": stats.as_dict(), "meta": meta, "sample": dict(sample)}
-        _finish(cfg, work, f, kept_w, dropped_w, schema, meta_parts, sample)
+        _finish(cfg, work, f, kept_w, dropped_w, schema)
     except BaseException:
         for w in (kept_w, dropped_w):
             if w is not None:
                 w.abort()
         raise
     info = stats.as_dict()
-    work.mark_done("scan", f.index, info)
+    work.mark_done("scan", f.index, {**info, "sample": dict(sample)})  # the sample rides on the done marker
     return info
 
 
 def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
-    cols = [c for c in META_FIELDS if c in table.column_names and pa.types.is_string(table.schema.field(c).type)]
-    values = [table[c].to_pylist() for c in cols]
-    metas = [dict(zip(cols, row)) for row in zip(*values)] if cols else [{}] * table.num_rows
+    metas = {c: table[c] for c in META_FIELDS
+             if c in table.column_names and pa.types.is_string(table.schema.field(c).type)}
     texts = [t if t is not None else "" for t in batch.texts]
-    out = core.process(texts, table[schemas.LANG].to_pylist(), metas, relabel=cfg.relabel,
+    out = core.process(texts, None if cfg.relabel else table[schemas.LANG].to_pylist(), metas, relabel=cfg.relabel,
                        keep_other=cfg.keep_other, rule_cfg=cfg.rules if cfg.apply_rules else None,
                        scrub=cfg.scrub_pii, mix_langs={lang for lang, s in cfg.mix if s > 0})
     for row in batch.bad:
@@ -86,10 +90,23 @@ def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
     return out
 
 
-def _with_columns(table: pa.Table, texts: pa.Array, langs: list[str]) -> pa.Table:
+def _scrubbed_column(column: pa.ChunkedArray, out: core.Outcome) -> pa.Array:
+    """The text column with the scrubbed texts in place (the column holds the batch's texts)."""
+    column = column.combine_chunks()
+    if not out.scrubbed:
+        return column
+    mask = np.zeros(len(column), bool)
+    mask[out.scrubbed] = True
+    return pc.replace_with_mask(column, pa.array(mask), pa.array([out.texts[i] for i in out.scrubbed], pa.string()))
+
+
+_LANG_NAMES = pa.array(core.LANG_NAMES, pa.string())
+
+
+def _with_columns(table: pa.Table, texts: pa.Array, codes: np.ndarray) -> pa.Table:
     table = table.set_column(table.schema.get_field_index(schemas.TEXT), schemas.DOCS.field(schemas.TEXT), texts)
     return table.set_column(table.schema.get_field_index(schemas.LANG), schemas.DOCS.field(schemas.LANG),
-                            pa.array(langs, pa.string()))
+                            _LANG_NAMES.take(pa.array(codes)))
 
 
 def _dropped(table: pa.Table, out: core.Outcome, keep: np.ndarray) -> pa.Table:
@@ -126,9 +143,9 @@ def _take_sample(kept: pa.Table, meta: np.ndarray, sample: dict, left: dict) -> 
             left[lang] -= int(meta["nbytes"][i])
 
 
-def _finish(cfg, work, f, kept_w, dropped_w, schema, meta_parts, sample) -> None:
+def _finish(cfg, work, f, kept_w, dropped_w, schema) -> None:
     if kept_w is None and schema is not None:
-        kept_w = ShardWriter(work.kept_dir(), f.index, schema, compression=None)
+        kept_w = ShardWriter(work.kept_dir(), f.index, schema.append(pa.field(KEY, pa.uint64())), compression=None)
     if kept_w is not None:
         kept_w.close()
     if cfg.keep_dropped:
@@ -137,9 +154,6 @@ def _finish(cfg, work, f, kept_w, dropped_w, schema, meta_parts, sample) -> None
             dropped_w = ShardWriter(cfg.keep_dropped, f.index,
                                     base.append(pa.field(schemas.BALANCE_REASON, pa.string())))
         dropped_w.close()
-    meta = np.concatenate(meta_parts) if meta_parts else np.zeros(0, SCAN_META)
-    work.write_array(work.meta_file(f.index), meta)
-    write_bytes_atomic(work.sample_file(f.index), json.dumps(sample, ensure_ascii=False).encode())
 
 
 class _Stats:
@@ -151,16 +165,22 @@ class _Stats:
         self.dropped: dict[str, Counter] = defaultdict(Counter)
         self.pii = Counter()
 
-    def add(self, table: pa.Table, out: core.Outcome, out_sizes: list[int]) -> None:
-        sizes = pc.binary_length(table[schemas.TEXT]).to_pylist()
-        for lang, reason, size, kept_size in zip(out.langs, out.reasons, sizes, out_sizes):
-            self.docs_in[lang] += 1
-            self.bytes_in[lang] += size or 0
-            if reason is None:
-                self.docs_kept[lang] += 1
-                self.bytes_kept[lang] += kept_size
-            else:
-                self.dropped[lang][reason] += 1
+    def add(self, table: pa.Table, out: core.Outcome, codes: np.ndarray, keep: np.ndarray,
+            out_sizes: np.ndarray) -> None:
+        sizes = pc.binary_length(table[schemas.TEXT]).fill_null(0).to_numpy()
+        n = len(core.LANG_NAMES)
+        for code, docs, size, kept, kept_size in zip(
+                range(n), np.bincount(codes, minlength=n).tolist(), np.bincount(codes, sizes, n).tolist(),
+                np.bincount(codes[keep], minlength=n).tolist(), np.bincount(codes[keep], out_sizes[keep], n).tolist()):
+            if docs:
+                lang = core.LANG_NAMES[code]
+                self.docs_in[lang] += docs
+                self.bytes_in[lang] += int(size)
+                if kept:
+                    self.docs_kept[lang] += kept
+                    self.bytes_kept[lang] += int(kept_size)
+        for row in np.flatnonzero(~keep).tolist():
+            self.dropped[out.langs[row]][out.reasons[row]] += 1
         self.pii.update(out.pii)
 
     def as_dict(self) -> dict:

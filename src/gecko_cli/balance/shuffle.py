@@ -3,8 +3,9 @@
 `scatter`, per scanned input file: decide how many copies of each document the plan wants, give every copy a
 seeded random key, and write the copies' (row, copy, key) grouped by output shard (key modulo the number of
 shards), in key order within a shard. `gather`, per output shard: take that shard's copies from every scanned
-file (memory-mapped, uncompressed: only those rows are read), put them in key order and write the shard.
-Memory is bounded by one output shard.
+file (memory-mapped, uncompressed: only those rows are read), put them in key order and write the shard, a
+record batch of BATCH_BYTES of text at a time. Memory is bounded by one output shard's small columns and one
+record batch of texts.
 """
 
 from __future__ import annotations
@@ -12,21 +13,26 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gecko_cli import schemas
 from gecko_cli.balance import core, mixture
 from gecko_cli.balance.config import BalanceConfig
-from gecko_cli.balance.work import COPY, Work
+from gecko_cli.balance.work import COPY, KEY, SCAN_META, Work
 from gecko_cli.errors import DataError, DependencyError
 from gecko_cli.shards import ShardWriter, open_shard
+
+#: Text per record batch of an output shard.
+BATCH_BYTES = 8 << 20
 
 
 def load_meta(work: Work, n_units: int) -> np.ndarray:
     parts = [np.asarray(work.meta(u)) for u in range(n_units)]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=work.meta(0).dtype)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=SCAN_META)
 
 
 def tokens_per_byte(cfg: BalanceConfig, samples: list[dict]) -> dict[str, float]:
@@ -101,7 +107,7 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int) -> Non
     """Write output shard `shard`: its copies from every scanned file, in key order."""
     if work.is_done("gather", shard):
         return
-    parts, keys, texts = [], [], []
+    parts, keys, copies, texts = [], [], [], []
     for unit in range(n_units):
         lo, hi = work.done_info("scatter", unit)["offsets"][shard: shard + 2]
         if hi <= lo:
@@ -109,28 +115,30 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int) -> Non
         sel = np.asarray(work.copies(unit)[lo:hi])
         kept = open_shard(work.kept_file(unit)).read_all()
         texts.append((kept[schemas.TEXT], sel["row"]))
-        part = kept.drop_columns([schemas.TEXT]).take(pa.array(sel["row"], pa.int64()))
-        ids = core.copy_ids(part[schemas.ID].to_pylist(), sel["copy"])
-        parts.append(part.set_column(part.schema.get_field_index(schemas.ID), schemas.DOCS.field(schemas.ID),
-                                     pa.array(ids, pa.string())))
+        parts.append(kept.drop_columns([c for c in (schemas.TEXT, KEY) if c in kept.column_names])
+                     .take(pa.array(sel["row"], pa.int64())))
         keys.append(sel["key"])
+        copies.append(sel["copy"])
     if not parts:
         work.mark_done("gather", shard, {"name": None, "rows": 0, "bytes": 0})
         return
     order = np.argsort(np.concatenate(keys), kind="stable")
     # the small columns: one chunk first (a take across many chunks is much slower than from one)
     rest = pa.concat_tables(parts, promote_options="default").combine_chunks().take(pa.array(order, pa.int64()))
-    table = rest.add_column(0, schemas.DOCS.field(schemas.TEXT), interleave_texts(texts, order))
-    with ShardWriter(cfg.output, shard, table.schema) as w:
-        w.write(table)
+    ids = core.copy_id_column(rest[schemas.ID].combine_chunks(), np.concatenate(copies)[order])
+    rest = rest.set_column(rest.schema.get_field_index(schemas.ID), schemas.DOCS.field(schemas.ID), ids)
+    schema = pa.schema([schemas.DOCS.field(schemas.TEXT), *rest.schema])
+    # Written a record batch of BATCH_BYTES of text at a time: the memory of one batch is reused for the next.
+    with ShardWriter(cfg.output, shard, schema) as w:
+        for lo, hi, text in interleaved_batches(texts, order, BATCH_BYTES):
+            w.write(rest.slice(lo, hi - lo).add_column(0, schema.field(0), text))
     work.mark_done("gather", shard, w.info.as_dict())
 
 
 def interleave_texts(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: np.ndarray) -> pa.Array:
-    """One string array of the given rows of several string columns, in `order`, copying each text once.
+    """One string array of the given rows of several string columns, in `order`.
 
-    A take from the concatenated columns would copy every text twice (concatenate, then take); here the
-    texts are sliced straight out of the (memory-mapped) columns' buffers and joined in output order.
+    The texts are copied once, straight out of the (memory-mapped) columns, by one Arrow take.
 
     Args:
         sources: per source, a string column and the rows taken from it.
@@ -139,30 +147,40 @@ def interleave_texts(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: n
     Returns:
         A string array.
     """
-    views, which, starts, ends = [], [], [], []
-    for column, rows in sources:
-        chunk_starts = np.concatenate([[0], np.cumsum([len(c) for c in column.chunks])])
-        chunk_of = np.searchsorted(chunk_starts, rows, side="right") - 1
-        v, b, e = (np.zeros(len(rows), np.int64) for _ in range(3))
-        for k, chunk in enumerate(column.chunks):
-            sel = chunk_of == k
-            if not sel.any():
-                continue
-            off_buf, data_buf = chunk.buffers()[1:3]
-            offsets = np.frombuffer(off_buf, dtype=np.int32)[chunk.offset: chunk.offset + len(chunk) + 1]
-            local = rows[sel] - chunk_starts[k]
-            v[sel], b[sel], e[sel] = len(views), offsets[local], offsets[local + 1]
-            views.append(memoryview(data_buf) if data_buf is not None else memoryview(b""))
-        which.append(v)
-        starts.append(b)
-        ends.append(e)
-    v, b, e = (np.concatenate(x)[order] for x in (which, starts, ends))
-    data = b"".join([views[i][lo:hi] for i, lo, hi in zip(v.tolist(), b.tolist(), e.tolist())])
-    if len(data) >= 2**31:
-        raise DataError("an output shard would hold 2 GB of text or more", hint="lower --shard-size")
-    offsets = np.zeros(len(order) + 1, dtype=np.int32)
-    np.cumsum(e - b, out=offsets[1:])
-    return pa.StringArray.from_buffers(len(order), pa.py_buffer(offsets), pa.py_buffer(data))
+    columns, rows, _ = _text_rows(sources, order)
+    if not len(rows):
+        return pa.array([], pa.string())
+    return columns.take(pa.array(rows, pa.int64())).combine_chunks()
+
+
+def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: np.ndarray,
+                        batch_bytes: int) -> Iterator[tuple[int, int, pa.Array]]:
+    """`interleave_texts` cut into pieces of about `batch_bytes` of text (a text is never split).
+
+    Yields:
+        (first, end, texts): the texts of positions first to end - 1 of the output.
+    """
+    columns, rows, sizes = _text_rows(sources, order)
+    ends = np.cumsum(sizes)
+    cuts = np.flatnonzero(np.diff(ends // batch_bytes, prepend=0)) + 1  # after the text that crosses a multiple
+    bounds = [0, *(int(c) for c in cuts if c < len(rows)), len(rows)]
+    for lo, hi in zip(bounds, bounds[1:]):
+        if hi > lo:
+            yield lo, hi, columns.take(pa.array(rows[lo:hi], pa.int64())).combine_chunks()
+
+
+def _text_rows(sources, order) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
+    """The sources' columns as one chunked array (no copy), the rows of it in output order, and their sizes."""
+    chunks, rows, sizes, base = [], [], [], 0
+    for column, taken in sources:
+        chunks += column.chunks
+        rows.append(np.asarray(taken, np.int64) + base)
+        sizes.append(pc.binary_length(column).to_numpy()[taken])
+        base += len(column)
+    columns = pa.chunked_array(chunks, pa.string())
+    if not rows:
+        return columns, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return columns, np.concatenate(rows)[order], np.concatenate(sizes).astype(np.int64)[order]
 
 
 def read_plan(work: Work) -> dict:

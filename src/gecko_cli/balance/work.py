@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import numpy as np
+import os
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gecko_cli import schemas
+from gecko_cli.balance.core import LANG_NAMES
+from gecko_cli.shards import open_shard
 from gecko_cli.stage import WorkDir, memmap
 
 #: Per kept document after the scan: language code, text bytes, sampling key.
 SCAN_META = np.dtype([("lang", "u1"), ("nbytes", "<i8"), ("key", "<u8")])
+#: The column of the scan's shards that holds each kept document's sampling key (not written to the output).
+KEY = "__gecko_balance_key"
+_LANGS = pa.array(LANG_NAMES, pa.string())
 #: Per output copy of a kept document, grouped by output shard and in key order within it.
 COPY = np.dtype([("row", "<i8"), ("copy", "<i4"), ("key", "<u8")])
 
@@ -29,7 +39,19 @@ class Work(WorkDir):
         return self.path("scan", f"sample-{unit:05d}.json")
 
     def meta(self, unit: int) -> np.ndarray:
-        return memmap(self.meta_file(unit), SCAN_META)
+        """SCAN_META of the documents a scanned file kept, from the columns of its shard of survivors."""
+        path = self.kept_file(unit)
+        if os.path.exists(self.meta_file(unit)):  # a scan by an earlier version, which wrote them apart
+            return memmap(self.meta_file(unit), SCAN_META)
+        if not os.path.exists(path):  # an input without records
+            return np.zeros(0, SCAN_META)
+        kept = open_shard(path).read_all()
+        meta = np.zeros(kept.num_rows, SCAN_META)
+        if kept.num_rows:
+            meta["lang"] = pc.index_in(kept[schemas.LANG], value_set=_LANGS).to_numpy()
+            meta["nbytes"] = pc.binary_length(kept[schemas.TEXT]).to_numpy()
+            meta["key"] = kept[KEY].to_numpy()
+        return meta
 
     def kept_file(self, unit: int) -> str:
         return self.path("scan", f"shard-{unit:05d}.arrow")
