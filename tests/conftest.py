@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import write_jsonl
+from packed_corpus import corpus_docs, pack_corpus
 
 _BASE_KO = ("대한민국의 수도는 서울이며, 서울은 한강을 끼고 발달한 도시이다. 인구는 약 천만 명이고 "
             "많은 기업과 대학이 모여 있어 정치, 경제, 문화의 중심지 역할을 한다.")
@@ -43,3 +44,24 @@ def tiny_raw(tmp_path, tiny_docs) -> str:
     write_jsonl(str(raw / "a.jsonl"), tiny_docs[:6])
     write_jsonl(str(raw / "sub" / "b.jsonl.zst"), tiny_docs[6:])
     return str(raw)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the tests that load JAX last: the data stages fork worker processes, and forking a process in which
+    JAX's threads already run is unsafe."""
+    items.sort(key=lambda item: bool({"pretrain", "eval"} & set(item.path.parts)))
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory) -> str:
+    from gecko_cli.tokenizer.trainer import TrainSpec, save, train
+
+    folder = str(tmp_path_factory.mktemp("tok"))
+    save(train(iter(d["text"] for d in corpus_docs()), TrainSpec(vocab=1024, min_frequency=2)), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def packed(tmp_path_factory, tokenizer_dir) -> str:
+    """Rows of 128 tokens of the sample corpus (real tokenizer, 1024 entries), with a val/ split."""
+    return pack_corpus(tmp_path_factory.mktemp("data"), tokenizer_dir, 128, "packed")

@@ -203,3 +203,12 @@ def test_inspect_missing_folder(tmp_path):
 def test_inspect_negative_samples_is_a_usage_error(tmp_path):
     result = invoke("inspect", str(tmp_path), "--samples", "-1")
     assert result.exit_code == 2
+
+
+def test_the_command_starts_without_loading_jax_or_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, gecko_cli.cli; print(sorted(m for m in ('jax', 'torch', 'flax', 'transformers') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -43,12 +43,15 @@ def _root(
 def _register() -> None:
     from gecko_cli.balance.cli import balance
     from gecko_cli.dedup.cli import dedup
+    from gecko_cli.eval.cli import eval_
     from gecko_cli.inspection.cli import inspect
     from gecko_cli.pack.cli import pack
+    from gecko_cli.pretrain.cli import pretrain
     from gecko_cli.tokenizer.cli import tokenizer_report, train_tokenizer
 
-    for command in (dedup, balance, train_tokenizer, pack, tokenizer_report, inspect):
-        app.command(help=command.__doc__)(error_boundary(command))
+    for command in (dedup, balance, train_tokenizer, pack, pretrain, eval_, tokenizer_report, inspect):
+        name = command.__name__.rstrip("_").replace("_", "-")
+        app.command(name=name, help=command.__doc__)(error_boundary(command))
 
 
 

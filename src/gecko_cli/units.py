@@ -37,3 +37,27 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
+
+
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgbt]?)\s*$", re.IGNORECASE)
+_COUNT_FACTORS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "b": 2**30, "t": 2**40}
+
+
+def parse_count(text: str | int, what: str) -> int:
+    """Parse a token count such as `4M`: K, M and G/B are powers of two (4M = 4,194,304 = 512 rows of 8192),
+    as batch sizes of language models are quoted.
+
+    Args:
+        text: the value as the user wrote it.
+        what: the option name, for the error message.
+
+    Returns:
+        The count.
+    """
+    if isinstance(text, int):
+        return text
+    m = _COUNT.match(text)
+    value = float(m.group(1)) * _COUNT_FACTORS[m.group(2).lower()] if m else -1
+    if not m or not value.is_integer() or value < 1:
+        raise ConfigError(f"{what}: cannot read {text!r} as a whole count", hint="write it like 65536, 64K or 4M")
+    return int(value)

@@ -1,0 +1,1 @@
+"""gecko eval: KMMLU and MMLU multiple choice, HumanEval, bits per byte."""

@@ -1,0 +1,157 @@
+"""Text generation with a KV cache: batched over prompts (left-padded), a jitted prefill, then jitted chunks of
+single-token decode steps; greedy or sampled; stops at stop sequences, </s> or a token limit.
+
+The cached forward uses the model's own modules and parameters (norms, projections, rotary, MLP); only the
+attention differs from training: queries attend to the cache slots at or before their own that hold real tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from gecko_cli.pretrain.model import apply_rope, dense, rope_tables
+
+
+def _cached_attention(q, k, v, q_slots, valid):
+    """q (B, T, H, D) at cache slots q_slots (T,); k, v (B, S, K, D); valid (B, S) marks real slots."""
+    b, t, h, d = q.shape
+    groups = h // k.shape[2]
+    q = q.reshape(b, t, k.shape[2], groups, d)
+    scores = jnp.einsum("btkgd,bskd->bkgts", q, k, preferred_element_type=jnp.float32) / math.sqrt(d)
+    allowed = (jnp.arange(k.shape[1])[None, :] <= q_slots[:, None])[None] & valid[:, None, :]  # (B, T, S)
+    scores = jnp.where(allowed[:, None, None], scores, jnp.finfo(jnp.float32).min)
+    probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+    return jnp.einsum("bkgts,bskd->btkgd", probs, v).reshape(b, t, h, d)
+
+
+def forward(graphdef, dtype: str, params, cache: dict, tokens, start):
+    """Run tokens (B, T) into cache slots start..start+T-1; returns (logits of the last slot (B, V), cache).
+
+    `cache` holds k and v per layer (L, B, S, K, D), `valid` (B, S) and `pos` (B,): each row's next position
+    (its count of real tokens so far).
+    """
+    model = nnx.merge(graphdef, params)
+    dt = jnp.dtype(dtype)
+    b, t = tokens.shape
+    slots = start + jnp.arange(t)
+    valid = jax.lax.dynamic_update_slice(cache["valid"], tokens >= 0, (0, start))
+    real = (tokens >= 0).astype(jnp.int32)
+    positions = cache["pos"][:, None] + jnp.cumsum(real, axis=1) - real
+    cos, sin = rope_tables(positions, model.cfg.head_dim, model.cfg.rope_theta)
+    x = jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt)
+    ks, vs = [], []
+    for i, block in enumerate(model.layers):
+        a = block.attn
+        h = block.attn_norm(x)
+        q = apply_rope(dense(h, a.q[...].astype(dt)), cos, sin)
+        k = apply_rope(dense(h, a.k[...].astype(dt)), cos, sin)
+        v = dense(h, a.v[...].astype(dt))
+        k_all = jax.lax.dynamic_update_slice(cache["k"][i], k.astype(cache["k"].dtype), (0, start, 0, 0))
+        v_all = jax.lax.dynamic_update_slice(cache["v"][i], v.astype(cache["v"].dtype), (0, start, 0, 0))
+        ks.append(k_all)
+        vs.append(v_all)
+        out = _cached_attention(q, k_all.astype(dt), v_all.astype(dt), slots, valid)
+        x = x + dense(out, a.o[...].astype(dt), contract=2)
+        x = x + block.mlp(block.mlp_norm(x), dt)
+    last = model.norm(x[:, -1:])
+    logits = jnp.einsum("btd,dv->btv", last, model.head_kernel(last.dtype), preferred_element_type=jnp.float32)[:, 0]
+    cache = {"k": jnp.stack(ks), "v": jnp.stack(vs), "valid": valid, "pos": cache["pos"] + real.sum(axis=1)}
+    return logits, cache
+
+
+def _pick(logits, key, temperature: float):
+    if temperature == 0:
+        return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+    return jax.random.categorical(key, logits / temperature, axis=-1).astype(jnp.int32)
+
+
+def _decode_chunk(graphdef, dtype: str, temperature: float, steps: int, params, cache, token, start, key):
+    """`steps` decode steps from `token` (B,) at slot `start`: returns the tokens (B, steps), cache and last token."""
+
+    def body(carry, i):
+        cache, token, key = carry
+        key, sub = jax.random.split(key)
+        logits, cache = forward(graphdef, dtype, params, cache, token[:, None], start + i)
+        nxt = _pick(logits, sub, temperature)
+        return (cache, nxt, key), nxt
+
+    (cache, token, key), out = jax.lax.scan(body, (cache, token, key), jnp.arange(steps))
+    return out.T, cache, token, key
+
+
+@dataclass
+class Generator:
+    """Generates continuations of prompts with a trained model."""
+
+    graphdef: object
+    params: dict
+    tokenizer: object
+    max_len: int
+    eos_id: int = 2
+    dtype: str = "float32"
+    chunk: int = 32
+
+    def __post_init__(self):
+        cfg = nnx.merge(self.graphdef, self.params).cfg
+        self.kv_heads, self.head_dim, self.n_layers = cfg.kv_heads, cfg.head_dim, cfg.n_layers
+        self._prefill = jax.jit(partial(forward, self.graphdef, self.dtype))
+        self._chunks = {}
+
+    def _chunk_fn(self, temperature: float):
+        if temperature not in self._chunks:
+            self._chunks[temperature] = jax.jit(partial(_decode_chunk, self.graphdef, self.dtype, temperature,
+                                                        self.chunk), donate_argnums=(1,))
+        return self._chunks[temperature]
+
+    def generate(self, prompts: list[str], *, max_new_tokens: int, temperature: float = 0.0, seed: int = 0,
+                 stop: tuple[str, ...] = ()) -> list[str]:
+        """One completion per prompt (the text after the prompt, cut before the first stop sequence)."""
+        ids = [self.tokenizer.encode(p).ids for p in prompts]
+        width = max(len(x) for x in ids)
+        bucket = -(-width // 64) * 64  # prompt lengths round up to multiples of 64: a few compilations
+        room = (self.max_len - bucket) // self.chunk * self.chunk
+        if room < 1:
+            raise ValueError(f"a prompt of {width} tokens leaves no room in the model's window of {self.max_len}")
+        steps = min(-(-max_new_tokens // self.chunk) * self.chunk, room)
+        max_new_tokens = min(max_new_tokens, steps)
+        total = bucket + steps
+        b = len(prompts)
+        tokens = np.full((b, bucket), -1, np.int32)
+        for r, x in enumerate(ids):
+            tokens[r, bucket - len(x):] = x  # left-padded: every row's prompt ends at the same slot
+        shape = (self.n_layers, b, total, self.kv_heads, self.head_dim)
+        cache = {"k": jnp.zeros(shape, self.dtype), "v": jnp.zeros(shape, self.dtype),
+                 "valid": jnp.zeros((b, total), bool), "pos": jnp.zeros((b,), jnp.int32)}
+        key = jax.random.key(seed)
+        logits, cache = self._prefill(self.params, cache, jnp.asarray(tokens), 0)
+        key, sub = jax.random.split(key)
+        token = _pick(logits, sub, temperature)
+        out = [[int(t)] for t in np.asarray(token)]
+        done = np.zeros(b, bool)
+        fn, slot = self._chunk_fn(float(temperature)), bucket
+        while slot < total - 1 and not done.all():
+            new, cache, token, key = fn(self.params, cache, token, slot, key)
+            for r, row in enumerate(np.asarray(new)):
+                if not done[r]:
+                    out[r].extend(int(t) for t in row)
+                    done[r] = len(out[r]) >= max_new_tokens or self._text(ids[r], out[r], stop, max_new_tokens)[1]
+            slot += self.chunk
+        return [self._text(ids[r], o, stop, max_new_tokens)[0] for r, o in enumerate(out)]
+
+    def _text(self, prompt: list[int], ids: list[int], stop, limit: int) -> tuple[str, bool]:
+        """(the completion's text cut at </s> and the first stop sequence, whether it was cut)."""
+        ids = ids[:limit]
+        ended = self.eos_id in ids
+        if ended:
+            ids = ids[: ids.index(self.eos_id)]
+        head = self.tokenizer.decode(prompt)  # decode the prompt with it, so a leading space survives
+        text = self.tokenizer.decode(prompt + ids)[len(head):]
+        cuts = [text.find(s) for s in stop if s in text]
+        return (text[: min(cuts)] if cuts else text), ended or bool(cuts)

@@ -1,0 +1,96 @@
+"""`gecko eval` end to end: load the run, run each suite, write results.json, results.md and sample logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+from gecko_cli.console import log
+from gecko_cli.eval.config import EvalConfig
+
+TITLES = {"kmmlu": "KMMLU", "mmlu": "MMLU", "humaneval": "HumanEval", "bpb": "Bits per byte"}
+
+
+@dataclass
+class EvalReport:
+    output: str
+    results: dict
+    markdown: str
+
+
+def run(cfg: EvalConfig) -> EvalReport:
+    from gecko_cli.eval import suites
+
+    results = {"run": cfg.run, "step": None, "settings": {"num_fewshot": cfg.num_fewshot, "limit": cfg.limit,
+               "samples": cfg.samples, "temperature": cfg.temperature, "seed": cfg.seed}, "suites": {}}
+    sections = {}
+    if cfg.self_check:
+        results["suites"]["humaneval"], sections["humaneval"], samples = _timed(suites.run_self_check, cfg)
+        _write_samples(cfg, "humaneval", samples)
+    else:
+        loaded, scorer, generator = _model(cfg)
+        results["step"] = loaded.step
+        for suite in cfg.suites:
+            if suite in ("kmmlu", "mmlu"):
+                out = _timed(suites.run_mcq, cfg, suite, scorer.score)
+            elif suite == "humaneval":
+                out = _timed(suites.run_humaneval, cfg, generator)
+            else:
+                out = _timed(suites.run_bpb, cfg, loaded)
+            results["suites"][suite], sections[suite], samples = out
+            _write_samples(cfg, suite, samples)
+    markdown = _markdown(results, sections)
+    os.makedirs(cfg.output, exist_ok=True)
+    _atomic(os.path.join(cfg.output, "results.json"), json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    _atomic(os.path.join(cfg.output, "results.md"), markdown)
+    return EvalReport(output=cfg.output, results=results, markdown=markdown)
+
+
+def _model(cfg: EvalConfig):
+    from tokenizers import Tokenizer
+
+    from gecko_cli.eval import checkpoint, suites
+    from gecko_cli.eval.generate import Generator
+    from gecko_cli.eval.loglik import Scorer
+
+    loaded = checkpoint.load(cfg.run, cfg.step)
+    tok = Tokenizer.from_file(loaded.tokenizer_file)
+    if {"kmmlu", "mmlu"} & set(cfg.suites):
+        suites.check_letters(tok, loaded.tokenizer_file)
+    log.info("evaluating %s at step %d (%s parameters)", cfg.run, loaded.step, f"{loaded.model.num_params():,}")
+    window = loaded.model.max_seq_len
+    scorer = Scorer(loaded.graphdef, loaded.params, tok, window, batch_size=cfg.batch_size)
+    generator = Generator(loaded.graphdef, loaded.params, tok, max_len=window, eos_id=tok.token_to_id("</s>") or 2)
+    return loaded, scorer, generator
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out, table, samples = fn(*args)
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    return out, table, samples
+
+
+def _write_samples(cfg: EvalConfig, suite: str, samples: list[dict]) -> None:
+    if not cfg.log_samples or not samples:
+        return
+    os.makedirs(cfg.output, exist_ok=True)
+    _atomic(os.path.join(cfg.output, f"samples-{suite}.jsonl"),
+            "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
+
+
+def _markdown(results: dict, sections: dict) -> str:
+    where = f"{results['run']} at step {results['step']}" if results["run"] else "HumanEval reference solutions"
+    parts = [f"# gecko eval: {where}\n"]
+    for suite, table in sections.items():
+        parts.append(f"## {TITLES[suite]}\n\n{table}\n")
+    return "\n".join(parts)
+
+
+def _atomic(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""gecko export: a trained gecko model as an HF LlamaForCausalLM folder."""

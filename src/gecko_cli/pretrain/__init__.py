@@ -1,0 +1,1 @@
+"""gecko pretrain: a LLaMA decoder trained with JAX on a device mesh (FSDP x tensor parallelism)."""

@@ -1,0 +1,54 @@
+"""Orbax checkpoints of a run: asynchronous saves every N steps, on SIGTERM and at the end, keeping the last K.
+
+A checkpoint holds the train state (parameters and optimizer state) and a JSON record of the step, the RNG seed
+and the data position. The data position is the step itself: batches are a pure function of (seed, step).
+Orbax writes each checkpoint under a temporary name and renames it when complete, so only complete ones are
+ever listed and restored.
+"""
+
+from __future__ import annotations
+
+import os
+
+import orbax.checkpoint as ocp
+
+from gecko_cli.errors import DataError
+
+
+class Checkpoints:
+    def __init__(self, folder: str, every: int, keep: int):
+        self.folder = os.path.abspath(folder)
+        options = ocp.CheckpointManagerOptions(
+            enable_async_checkpointing=True,
+            save_decision_policy=ocp.checkpoint_managers.FixedIntervalPolicy(every),
+            preservation_policy=ocp.checkpoint_managers.LatestN(keep),
+            create=True,
+        )
+        self.manager = ocp.CheckpointManager(self.folder, options=options)
+
+    def latest(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, step: int, state: dict, meta: dict, force: bool = False) -> bool:
+        """Start saving `state` after `step` steps (when the interval says so, or `force`); returns whether it
+        saves. The write goes on in the background while training continues."""
+        args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+        return self.manager.save(step, args=args, force=force)
+
+    def restore(self, step: int, targets: dict) -> tuple[dict, dict]:
+        """The state and meta saved at `step`, placed as `targets` (ShapeDtypeStructs with shardings) say."""
+        args = ocp.args.Composite(state=ocp.args.StandardRestore(targets), meta=ocp.args.JsonRestore())
+        try:
+            restored = self.manager.restore(step, args=args)
+        except (ValueError, KeyError, FileNotFoundError) as e:
+            raise DataError(f"{self.folder}/{step}: cannot restore this checkpoint ({e})",
+                            hint="it was written by another model or gecko version; use another run folder "
+                            "or pass --overwrite to start afresh") from None
+        return restored["state"], restored["meta"]
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()
+
+    def close(self) -> None:
+        self.manager.wait_until_finished()
+        self.manager.close()

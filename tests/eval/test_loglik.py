@@ -1,0 +1,82 @@
+"""Log-likelihood scoring against the same computation done by transformers on the same weights."""
+
+import numpy as np
+import pytest
+import torch
+import transformers
+from tokenizers import Tokenizer
+
+from gecko_cli.eval.loglik import Scorer
+from gecko_cli.pretrain import hf
+from gecko_cli.pretrain.mesh import make_mesh
+from gecko_cli.pretrain.model_config import ModelConfig
+from gecko_cli.pretrain.state import abstract_model, param_shardings
+
+MAX_LEN = 96
+
+
+@pytest.fixture(scope="module")
+def models(tokenizer_dir, tmp_path_factory):
+    cfg = ModelConfig(vocab_size=1024, max_seq_len=MAX_LEN, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=128)
+    torch.manual_seed(0)
+    ref = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+        vocab_size=1024, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=MAX_LEN, rms_norm_eps=cfg.norm_eps, rope_theta=cfg.rope_theta,
+        tie_word_embeddings=False)).float().eval()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0.0, 0.1)
+    folder = tmp_path_factory.mktemp("hf")
+    ref.save_pretrained(folder)
+    graphdef, abstract = abstract_model(cfg, 0)
+    params = hf.load_params(str(folder), cfg, param_shardings(abstract, make_mesh({"data": 1, "fsdp": 1, "tensor": 1})))
+    tok = Tokenizer.from_file(f"{tokenizer_dir}/tokenizer.json")
+    return Scorer(graphdef, params, tok, MAX_LEN, batch_size=4, min_bucket=16), ref, tok
+
+
+def _harness(ref, tok, context, continuation):
+    """lm-evaluation-harness's hf loglikelihood for one pair, written out."""
+    if context.endswith(" "):
+        context, continuation = context[:-1], " " + continuation
+    ctx = tok.encode(context).ids
+    whole = tok.encode(context + continuation).ids
+    cont = whole[len(ctx):]
+    inp = (ctx + cont)[-(MAX_LEN + 1):][:-1]
+    with torch.no_grad():
+        logp = torch.log_softmax(ref(torch.tensor([inp])).logits[0].double(), -1).numpy()
+    return sum(logp[len(inp) - len(cont) + i, t] for i, t in enumerate(cont))
+
+
+def test_matches_the_harness_computation(models):
+    scorer, ref, tok = models
+    requests = [
+        ("다음 중 옳은 것은?\nA. 하나\nB. 둘\nC. 셋\nD. 넷\n정답：", (" A", " B", " C", " D")),
+        ("Question: what is 2 + 2?\nAnswer:", (" A", " B", " C", " D")),
+        ("def add(a, b):\n    return", (" a + b", " a - b\n", " 42")),
+        ("The answer is ", ("yes", "no, it is not")),  # a trailing space moves onto the continuation
+        ("long " * 200 + "end:", (" A", " B")),          # longer than the window: cut from the left
+    ]
+    got = scorer.score(requests)
+    assert got.truncated == 1
+    for (context, conts), row in zip(requests, got.loglik):
+        want = [_harness(ref, tok, context, c) for c in conts]
+        np.testing.assert_allclose(row, want, rtol=2e-5, atol=2e-5)
+
+
+def test_a_shared_few_shot_prefix_is_computed_once_and_scores_the_same(models):
+    scorer, ref, tok = models
+    prefix = "The following are questions.\n\n" + "".join(f"Q{i}: 1 + {i}?\nAnswer: {i + 1}\n\n" for i in range(4))
+    requests = [(prefix + f"Q: what is {q} times two?\nAnswer:", (" A", " B", " C", " D")) for q in range(6)]
+    requests.append(("short and different:", (" A", " B", " C", " D")))
+    plain = scorer.score(requests)
+    calls = []
+    scorer.min_shared, run_shared = 16, scorer._run_shared
+    scorer._run_shared = lambda group, shared: calls.append(shared) or run_shared(group, shared)
+    try:
+        shared = scorer.score(requests)
+    finally:
+        scorer.min_shared, scorer._run_shared = 128, run_shared
+    assert calls and min(calls) >= 16  # the prefix path ran
+    np.testing.assert_allclose(shared.loglik, plain.loglik, rtol=1e-5, atol=1e-5)
+    for (context, conts), row in zip(requests, shared.loglik):
+        np.testing.assert_allclose(row, [_harness(ref, tok, context, c) for c in conts], rtol=2e-5, atol=2e-5)
