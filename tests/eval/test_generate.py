@@ -3,31 +3,15 @@
 import numpy as np
 import pytest
 import torch
-import transformers
 from tokenizers import Tokenizer
 
 from gecko_cli.eval.generate import Generator
-from gecko_cli.pretrain import hf
-from gecko_cli.pretrain.mesh import make_mesh
-from gecko_cli.pretrain.model_config import ModelConfig
-from gecko_cli.pretrain.state import abstract_model, param_shardings
+from hf_models import twin_models
 
 
 @pytest.fixture(scope="module")
 def models(tokenizer_dir, tmp_path_factory):
-    cfg = ModelConfig(vocab_size=1024, max_seq_len=256, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=128)
-    torch.manual_seed(1)
-    ref = transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        vocab_size=1024, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=cfg.norm_eps, rope_theta=cfg.rope_theta,
-        tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=0)).float().eval()
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.normal_(0.0, 0.15)
-    folder = tmp_path_factory.mktemp("hf")
-    ref.save_pretrained(folder)
-    graphdef, abstract = abstract_model(cfg, 0)
-    params = hf.load_params(str(folder), cfg, param_shardings(abstract, make_mesh({"data": 1, "fsdp": 1, "tensor": 1})))
+    ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=256, seed=1, std=0.15)
     tok = Tokenizer.from_file(f"{tokenizer_dir}/tokenizer.json")
     return Generator(graphdef, params, tok, max_len=256, chunk=8), ref, tok
 

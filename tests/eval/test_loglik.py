@@ -3,33 +3,17 @@
 import numpy as np
 import pytest
 import torch
-import transformers
 from tokenizers import Tokenizer
 
 from gecko_cli.eval.loglik import Scorer
-from gecko_cli.pretrain import hf
-from gecko_cli.pretrain.mesh import make_mesh
-from gecko_cli.pretrain.model_config import ModelConfig
-from gecko_cli.pretrain.state import abstract_model, param_shardings
+from hf_models import twin_models
 
 MAX_LEN = 96
 
 
 @pytest.fixture(scope="module")
 def models(tokenizer_dir, tmp_path_factory):
-    cfg = ModelConfig(vocab_size=1024, max_seq_len=MAX_LEN, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=128)
-    torch.manual_seed(0)
-    ref = transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        vocab_size=1024, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=MAX_LEN, rms_norm_eps=cfg.norm_eps, rope_theta=cfg.rope_theta,
-        tie_word_embeddings=False)).float().eval()
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.normal_(0.0, 0.1)
-    folder = tmp_path_factory.mktemp("hf")
-    ref.save_pretrained(folder)
-    graphdef, abstract = abstract_model(cfg, 0)
-    params = hf.load_params(str(folder), cfg, param_shardings(abstract, make_mesh({"data": 1, "fsdp": 1, "tensor": 1})))
+    ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=MAX_LEN, seed=0, std=0.1)
     tok = Tokenizer.from_file(f"{tokenizer_dir}/tokenizer.json")
     return Scorer(graphdef, params, tok, MAX_LEN, batch_size=4, min_bucket=16), ref, tok
 
