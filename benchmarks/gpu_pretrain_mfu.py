@@ -26,6 +26,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -197,7 +198,8 @@ def main(argv: list[str] | None = None) -> dict:
         except MemoryError as e:
             failures.append({"rows": rows, "micro_rows": micro, "remat": remat, "error": str(e)[:300]})
             print(f"   does not fit: {str(e)[:200]}", flush=True)
-            jax.clear_caches()
+        gc.collect()  # the failed layout's state and executable, before the next one is built
+        jax.clear_caches()
     if result is None:
         sys.exit("error: no batch layout fits; pass a smaller --rows or --remat on")
 
