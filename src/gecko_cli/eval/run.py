@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from gecko_cli.console import log
 from gecko_cli.eval.config import EvalConfig
+from gecko_cli.shards import write_bytes_atomic, write_json_atomic
 
 TITLES = {"kmmlu": "KMMLU", "mmlu": "MMLU", "humaneval": "HumanEval", "bpb": "Bits per byte"}
 
@@ -43,8 +44,8 @@ def run(cfg: EvalConfig) -> EvalReport:
             _write_samples(cfg, suite, samples)
     markdown = _markdown(results, sections)
     os.makedirs(cfg.output, exist_ok=True)
-    _atomic(os.path.join(cfg.output, "results.json"), json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    _atomic(os.path.join(cfg.output, "results.md"), markdown)
+    write_json_atomic(os.path.join(cfg.output, "results.json"), results)
+    write_bytes_atomic(os.path.join(cfg.output, "results.md"), markdown.encode("utf-8"))
     return EvalReport(output=cfg.output, results=results, markdown=markdown)
 
 
@@ -77,8 +78,8 @@ def _write_samples(cfg: EvalConfig, suite: str, samples: list[dict]) -> None:
     if not cfg.log_samples or not samples:
         return
     os.makedirs(cfg.output, exist_ok=True)
-    _atomic(os.path.join(cfg.output, f"samples-{suite}.jsonl"),
-            "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
+    text = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
+    write_bytes_atomic(os.path.join(cfg.output, f"samples-{suite}.jsonl"), text.encode("utf-8"))
 
 
 def _markdown(results: dict, sections: dict) -> str:
@@ -87,10 +88,3 @@ def _markdown(results: dict, sections: dict) -> str:
     for suite, table in sections.items():
         parts.append(f"## {TITLES[suite]}\n\n{table}\n")
     return "\n".join(parts)
-
-
-def _atomic(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

@@ -10,6 +10,7 @@ import time
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from gecko_cli.console import err, log
+from gecko_cli.shards import write_bytes_atomic
 
 
 def fmt(m: dict) -> str:
@@ -85,7 +86,4 @@ def _truncate(path: str, start: int) -> None:
             continue  # a line cut short by a crash
         if rec.get("step", 0) < start:
             keep.append(line)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.writelines(keep)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, "".join(keep).encode("utf-8"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -69,14 +68,6 @@ def run(cfg: PretrainConfig) -> PretrainReport:
         return trainer.fit(record)
     finally:
         trainer.close()
-
-
-def write_json(path: str, obj: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def finite(*values: float) -> bool:

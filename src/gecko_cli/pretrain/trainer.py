@@ -23,9 +23,10 @@ from gecko_cli.pretrain.attention import select_implementation
 from gecko_cli.pretrain.checkpoint import Checkpoints
 from gecko_cli.pretrain.config import PretrainConfig
 from gecko_cli.pretrain.progress import Reporter
-from gecko_cli.pretrain.run import PretrainReport, TrainingDiverged, _Preemption, finite, write_json
+from gecko_cli.pretrain.run import PretrainReport, TrainingDiverged, _Preemption, finite
 from gecko_cli.pretrain.setup import Plan
 from gecko_cli.pretrain.validation import Validator
+from gecko_cli.shards import write_json_atomic
 
 
 class Trainer:
@@ -114,7 +115,7 @@ class Trainer:
         state, start = self._state()
         self._compile()
         if self.main:
-            write_json(os.path.join(cfg.output, "config.json"),
+            write_json_atomic(os.path.join(cfg.output, "config.json"),
                        {**record, "mesh": self.plan.sizes, "attention": self.settings.impl, "dtype": self.plan.dtype,
                         "processes": jax.process_count(), "devices": jax.device_count(),
                         "device_kind": jax.devices()[0].device_kind, "batch_rows": shape.rows,
