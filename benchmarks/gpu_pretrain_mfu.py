@@ -88,7 +88,10 @@ def run_layout(cfg, seq: int, rows: int, micro_rows: int, remat: bool, args, dev
                      weight_decay=WEIGHT_DECAY, clip_norm=CLIP)
     impl = select_implementation(args.attention, device.platform, args.dtype)
     settings = steplib.StepSettings(impl=impl, dtype=args.dtype, doc_mask=args.doc_mask, z_loss=0.0, remat=remat)
+    t0 = time.perf_counter()
     graphdef, state, shardings = statelib.create(cfg, tx, mesh, SEED)
+    jax.block_until_ready(state)
+    print(f"   state created in {time.perf_counter() - t0:.0f} s", flush=True)
     replicated = NamedSharding(mesh, P())
     metrics = {"loss": replicated, "grad_norm": replicated, "tokens": replicated}
     batch_sharding = datalib.batch_sharding(mesh)

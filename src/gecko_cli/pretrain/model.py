@@ -19,7 +19,9 @@ from gecko_cli.pretrain.model_config import ModelConfig
 
 
 def _param(rngs: nnx.Rngs, shape: tuple[int, ...], axes: tuple[str, ...], std: float) -> nnx.Param:
-    return nnx.Param(jax.random.normal(rngs.params(), shape, jnp.float32) * std, axes=axes)
+    """A float32 parameter drawn from N(0, std^2); `init_std` records the draw so that state.create can make it
+    again, one parameter at a time, without building the model."""
+    return nnx.Param(jax.random.normal(rngs.params(), shape, jnp.float32) * std, axes=axes, init_std=std)
 
 
 def dense(x: jax.Array, w: jax.Array, contract: int = 1, preferred_element_type=None) -> jax.Array:
@@ -43,7 +45,7 @@ def dense(x: jax.Array, w: jax.Array, contract: int = 1, preferred_element_type=
 
 class RMSNorm(nnx.Module):
     def __init__(self, dim: int, eps: float):
-        self.scale = nnx.Param(jnp.ones((dim,), jnp.float32), axes=("norm",))
+        self.scale = nnx.Param(jnp.ones((dim,), jnp.float32), axes=("norm",), init_std=None)
         self.eps = eps
 
     def __call__(self, x: jax.Array) -> jax.Array:
