@@ -8,6 +8,7 @@ import os
 import pytest
 
 from gecko_cli.errors import ConfigError, DataError
+from gecko_cli.tokenizer import trainer as trainer_mod
 from gecko_cli.tokenizer.trainer import BYTES, SPECIALS, TrainSpec, save, train
 
 VOCAB = 800
@@ -159,3 +160,45 @@ def test_save_writes_three_files_read_by_transformers(tok, tmp_path):
         assert hf(text, add_special_tokens=False)["input_ids"] == bare
         assert hf(text)["input_ids"] == tok.encode(text).ids == [1, *bare]
         assert hf.decode(bare) == text
+
+
+def test_training_split_equals_the_saved_pre_tokenizer():
+    # Training splits text whose spaces are already ▁ with the regex alone; the saved tokenizer runs Metaspace,
+    # the regex and Digits. Both must make the same words, or the merges would be learned on other words.
+    from packed_corpus import corpus_docs
+
+    saved, training = trainer_mod.pre_tokenizer(), trainer_mod._training_pre_tokenizer()
+    docs = [d["text"] for d in corpus_docs()] + TRICKY + KO + EN + CODE + ["x١٢٣ ², ½ 𝟘 Ⅻ 3rd\u00a0 end"]
+    for text in docs:
+        want = [w for w, _ in saved.pre_tokenize_str(text)]
+        got = [w for w, _ in training.pre_tokenize_str(text.replace(" ", "▁"))]
+        assert got == want, text[:80]
+
+
+def test_alphabet_choice_breaks_ties_by_code_point():
+    counts = trainer_mod.count_chars(["ccc bb aa d e f", "zz"])
+    assert counts[ord("▁")] == 5 and counts[ord(" ")] == 0
+    limit = 15 + 3  # the 15 required characters, then 3 more
+    alphabet = trainer_mod.choose_alphabet(counts, limit)
+    assert alphabet[:15] == ["▁", "A", "B", "C", "D", *"0123456789"]
+    # c (3), then a, b, z (2 each) tied: a and b win by code point
+    assert alphabet[15:] == ["c", "a", "b"]
+
+
+def test_training_is_deterministic_with_ties_at_the_alphabet_cut():
+    # 600 rare characters each seen twice share one count at the alphabet cut (100 characters at vocab 1024); which of
+    # them the cut keeps must not change from run to run. Each run is a new process, as each CLI run is.
+    import subprocess
+    import sys
+
+    code = (
+        "import random;"
+        "from gecko_cli.tokenizer.trainer import TrainSpec, train;"
+        "rng = random.Random(0); syl = ['ka', 'ro', 'mi', 'tes', 'un', 'dor', 'pli', 've', 'sha', 'quo'];"
+        "docs = [' '.join(''.join(rng.choices(syl, k=rng.randint(1, 4))) for _ in range(200)) for _ in range(40)];"
+        "docs += [' '.join(chr(0x4E00 + i) for i in range(600))] * 2;"
+        "print(train(docs, TrainSpec(vocab=1024)).to_str())"
+    )
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(3)}
+    assert len(outs) == 1

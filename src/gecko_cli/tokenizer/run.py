@@ -48,14 +48,19 @@ def train_tokenizer(cfg: TokenizerConfig) -> TokenizerReport:
         with open(os.path.join(cfg.output, "report.json"), encoding="utf-8") as fh:
             return TokenizerReport(cfg.output, json.load(fh), already_complete=True)
     mix = sampling.language_mix(cfg.input)
-    drawn = sampling.Sample(quota=mix or {})
     spec = trainer.TrainSpec(vocab=cfg.vocab, byte_fallback=cfg.byte_fallback, max_token_chars=cfg.max_token_chars,
                              min_frequency=cfg.min_frequency)
+    samples: list[sampling.Sample] = []
+
+    def texts():  # the trainer reads the sample twice; each pass draws the same documents afresh
+        samples.append(sampling.Sample(quota=mix or {}))
+        return sampling.stream(files, samples[-1], sample_bytes=cfg.sample_bytes,
+                               heldout_fraction=cfg.heldout_fraction, heldout_bytes=cfg.heldout_bytes, seed=cfg.seed,
+                               text_field=cfg.text_field, on_bad=cfg.on_bad_record)
+
     t0 = time.perf_counter()
-    texts = sampling.stream(files, drawn, sample_bytes=cfg.sample_bytes, heldout_fraction=cfg.heldout_fraction,
-                            heldout_bytes=cfg.heldout_bytes, seed=cfg.seed, text_field=cfg.text_field,
-                            on_bad=cfg.on_bad_record)
     tok = trainer.train(texts, spec)
+    drawn = samples[-1]
     seconds = time.perf_counter() - t0
     trained = sum(drawn.train_bytes.values())
     log.info(f"train-tokenizer: trained on {trained / 1e6:.1f} MB in {seconds:.1f}s")

@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from gecko_cli.errors import ConfigError, DataError
 from gecko_cli.shards import write_bytes_atomic
@@ -105,6 +107,13 @@ def pre_tokenizer():
     ])
 
 
+def _training_pre_tokenizer():
+    """The pre-tokenizer's regex split alone, for text whose spaces are already `▁`."""
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Split(Regex(SPLIT_PATTERN), behavior="isolated")
+
+
 def _empty_tokenizer(model) -> Tokenizer:
     from tokenizers import Tokenizer, decoders
 
@@ -124,21 +133,69 @@ def _alphabet_limit(vocab: int) -> int:
     return max(vocab // 16, 100)
 
 
-def _learn(texts: Iterable[str], spec: TrainSpec) -> tuple[list[str], list[tuple[str, str]]]:
-    """Run the HF BPE trainer and return the learned alphabet and merges in training order."""
-    from tokenizers import models, trainers
+_COUNT_CHUNK = 1 << 22  # characters joined per bincount
 
-    tok = _empty_tokenizer(models.BPE(unk_token=SPECIALS[0], byte_fallback=spec.byte_fallback))
+
+def count_chars(texts: Iterable[str]) -> np.ndarray:
+    """Occurrences of every code point (an array of 0x110000 counts) in `texts`, spaces counted as `▁` (as the
+    pre-tokenizer sees them)."""
+    counts = np.zeros(0x110000, np.int64)
+    chunk: list[str] = []
+    size = 0
+
+    def flush() -> None:
+        data = "".join(chunk).encode("utf-32-le", "surrogatepass")
+        counts[:] += np.bincount(np.frombuffer(data, np.uint32), minlength=0x110000)
+
+    for text in texts:
+        chunk.append(text)
+        size += len(text)
+        if size >= _COUNT_CHUNK:
+            flush()
+            chunk, size = [], 0
+    if chunk:
+        flush()
+    counts[ord(SPACE)] += counts[ord(" ")]
+    counts[ord(" ")] = 0
+    return counts
+
+
+def choose_alphabet(counts: np.ndarray, limit: int) -> list[str]:
+    """The characters the BPE starts from: the required ones (▁, A-D, digits), then the most frequent others up
+    to `limit` in all, ties broken by code point, so that the choice never depends on hash or thread order."""
+    required = [SPACE, *LETTERS, *DIGITS]
+    taken = {ord(c) for c in required}
+    present = np.flatnonzero(counts)
+    present = present[~np.isin(present, list(taken))]
+    order = np.lexsort((present, -counts[present]))  # count descending, then code point ascending
+    room = max(limit - len(required), 0)
+    return required + [chr(int(c)) for c in present[order][:room]]
+
+
+def _learn(texts: Iterable[str], alphabet: list[str], spec: TrainSpec) -> tuple[list[str], list[tuple[str, str]]]:
+    """Run the HF BPE trainer from `alphabet` and return the learned alphabet and merges in training order.
+
+    The trainer sees the text with spaces already turned into `▁` and splits it with the regex alone
+    (`_training_pre_tokenizer`): the same words the saved pre-tokenizer makes, without its Metaspace pass (a
+    copy of every document with per-byte alignments) or its Digits pass (the regex already isolates each digit);
+    tests/tokenizer/test_trainer.py checks that the two agree. Giving the trainer the whole alphabet
+    (`initial_alphabet`, `limit_alphabet` = its size) keeps the result deterministic: when the trainer itself
+    cuts the alphabet at `limit_alphabet`, characters tied at the cut are chosen in hash-map order, which
+    changes the merges from run to run."""
+    from tokenizers import Tokenizer, models, trainers
+
+    tok = Tokenizer(models.BPE(unk_token=SPECIALS[0], byte_fallback=spec.byte_fallback))
+    tok.pre_tokenizer = _training_pre_tokenizer()
     trainer = trainers.BpeTrainer(
         vocab_size=spec.vocab - len(SPECIALS) - len(BYTES) + _SLACK,
         min_frequency=spec.min_frequency,
         special_tokens=[],
-        limit_alphabet=_alphabet_limit(spec.vocab),
-        initial_alphabet=[SPACE, *LETTERS, *DIGITS],
+        limit_alphabet=len(alphabet),
+        initial_alphabet=alphabet,
         max_token_length=spec.max_token_chars,
         show_progress=False,
     )
-    tok.train_from_iterator(texts, trainer)
+    tok.train_from_iterator((text.replace(" ", SPACE) for text in texts), trainer)
     model = json.loads(tok.to_str())["model"]
     merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
     merged = {a + b for a, b in merges}
@@ -184,11 +241,13 @@ def _assemble(alphabet: list[str], merges: list[tuple[str, str]], spec: TrainSpe
     return tok
 
 
-def train(texts: Iterable[str], spec: TrainSpec) -> Tokenizer:
-    """Train on an iterator of documents, streamed: they are never all held in memory.
+def train(texts: Sequence[str] | Iterable[str] | Callable[[], Iterable[str]], spec: TrainSpec) -> Tokenizer:
+    """Train on documents read twice: once to count characters (the alphabet), once to learn the merges.
 
     Args:
-        texts: Documents (Korean, English, code), each a string; read once.
+        texts: Documents (Korean, English, code), each a string: a function that returns a fresh iterable of
+            the same documents each time it is called (streamed: they are never all held in memory), or a
+            sequence; a one-shot iterator is first read into a list.
         spec: Vocab size and training options.
 
     Returns:
@@ -197,7 +256,13 @@ def train(texts: Iterable[str], spec: TrainSpec) -> Tokenizer:
     Raises:
         DataError: The texts are too few to learn `spec.vocab` entries.
     """
-    alphabet, merges = _learn(texts, spec)
+    if callable(texts):
+        passes = texts
+    else:
+        docs = list(texts) if iter(texts) is texts else texts
+        passes = lambda: docs  # noqa: E731
+    alphabet = choose_alphabet(count_chars(passes()), _alphabet_limit(spec.vocab))
+    alphabet, merges = _learn(passes(), alphabet, spec)
     tok = _assemble(alphabet, _fit(alphabet, merges, spec.vocab), spec)
     size = tok.get_vocab_size(with_added_tokens=True)
     assert size == spec.vocab, f"assembled {size} entries, expected {spec.vocab}"
