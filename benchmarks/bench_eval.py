@@ -122,7 +122,11 @@ def _ids_hash(ids: list[int]) -> str:
 
 def gecko_worker(folder: str, questions_path: str, batch_size: int, result: str) -> None:
     """An untimed `Scorer.score` pass that compiles every padded shape the requests need, then the
-    timed pass."""
+    timed pass. The allocator is set as `gecko eval` sets it on a CPU."""
+    from gecko_cli import allocator
+
+    allocator.tune_for_cpu()  # before jax starts its threads
+
     import jax
     from tokenizers import Tokenizer
 

@@ -25,10 +25,10 @@ and on one shaped like the model's MLP (2048x512 @ 512x1408); each system's mode
 ModelConfig.flops_per_token(256): 6 x matmul parameters + causal attention) is given as a share of the median
 MLP-shaped rate of its own framework. CPU s/step is the process's CPU time per step.
 
-`--malloc gecko` or `--malloc all` runs those processes with glibc malloc keeping freed memory (keep_freed_memory:
-one arena, no mmap, no trimming below 2 GB). XLA allocates and frees the step's temporary buffer (1.75 GB here)
-every step and PyTorch its tensors, and by default each is page-faulted in anew (the page-fault and kernel-time
-columns show it).
+The gecko processes set glibc malloc as `gecko pretrain` does on a CPU (gecko_cli.allocator.tune_for_cpu: one
+arena, no mmap, no trimming below 2 GB), since XLA allocates and frees the step's temporary buffer (1.75 GB here)
+every step and would otherwise page-fault it in anew (the page-fault and kernel-time columns show it). `--malloc
+none` runs gecko with the default allocator; `--malloc all` gives PyTorch's process the same setting.
 
 Compare on an otherwise idle machine (the header gives the load average at the start): when other processes
 compete for the cores, PyTorch's OpenMP threads lose much more than XLA's thread pool (a descheduled thread stalls
@@ -36,7 +36,7 @@ its whole parallel loop), which flatters gecko's ratio. Prints a markdown table;
 measurement.
 
 Usage: python benchmarks/bench_pretrain.py [--steps 6] [--warmup 2] [--systems gecko,torch-sdpa]
-           [--malloc none|gecko|all] [--json OUT.json]
+           [--malloc gecko|none|all] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -104,22 +104,6 @@ def _rate(fn, flops: float, seconds: float = 0.4) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return flops / float(np.median(times))
-
-
-def keep_freed_memory() -> bool:
-    """glibc malloc: serve every allocation from one heap (no per-thread arenas, no mmap) and keep freed memory
-    instead of giving it back to the OS, so that the large buffers a training step allocates and frees every step
-    are not page-faulted in anew each time. Must run before the framework starts its threads. False where
-    mallopt is not available (not glibc)."""
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_max, m_arena_max = -1, -4, -8
-    return all(mallopt(param, value) == 1 for param, value in
-               ((m_arena_max, 1), (m_mmap_max, 0), (m_trim_threshold, 2**31 - 1)))
 
 
 # -- workers: one process per system, driven over stdin/stdout -------------------------------------------------
@@ -230,7 +214,12 @@ def worker(system: str, warmup: int, malloc: bool) -> None:
     """Serve one system: setup, then `step`, `mm` and `quit` commands, one JSON line per answer."""
     import resource
 
-    malloc_kept = keep_freed_memory() if malloc else False
+    from gecko_cli import allocator
+
+    if system.startswith("gecko"):  # as `gecko pretrain` does, unless --malloc none
+        malloc_kept = allocator.tune_for_cpu() if malloc else False
+    else:
+        malloc_kept = allocator.keep_freed_memory() if malloc else False
 
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything a library prints goes to the log, not into the protocol
@@ -266,8 +255,8 @@ class Worker:
         self.system = system
         self.log_path = log_dir / f"{system}.log"
         self.log = open(self.log_path, "w")
-        cmd = [sys.executable, __file__, "--worker", system, "--warmup", str(warmup)] + (["--malloc", "all"] if malloc
-                                                                                         else [])
+        cmd = [sys.executable, __file__, "--worker", system, "--warmup", str(warmup), "--malloc",
+               "all" if malloc else "none"]
         self.proc = subprocess.Popen(cmd,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      bufsize=1)
@@ -296,9 +285,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     ap.add_argument("--steps", type=int, default=6, help="timed steps per system (the median counts)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps per system first (gecko compiles in the first)")
     ap.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {', '.join(SYSTEMS)}")
-    ap.add_argument("--malloc", choices=("none", "gecko", "all"), default="none",
-                    help="processes that keep freed memory in glibc malloc's heap (see keep_freed_memory): none, the "
-                    "gecko ones, or all")
+    ap.add_argument("--malloc", choices=("none", "gecko", "all"), default="gecko",
+                    help="processes that keep freed memory in glibc malloc's heap (gecko_cli.allocator): gecko (as "
+                    "`gecko pretrain` runs on a CPU), none, or all (PyTorch too)")
     ap.add_argument("--json", help="also write every measurement to this file")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "out"), help="folder for the workers' logs")
     ap.add_argument("--worker", help=argparse.SUPPRESS)

@@ -56,6 +56,10 @@ def eval_(
 ) -> None:
     import json
 
+    from gecko_cli import allocator
+
+    allocator.tune_for_cpu()  # before jax starts its threads
+
     from gecko_cli.cli import build_config
     from gecko_cli.console import log, result
     from gecko_cli.eval.run import run as run_eval

@@ -66,6 +66,10 @@ def pretrain(
     import dataclasses
     import json
 
+    from gecko_cli import allocator
+
+    allocator.tune_for_cpu()  # before jax starts its threads
+
     from gecko_cli.cli import build_config, input_path
     from gecko_cli.config import load_file, workspace_path
     from gecko_cli.console import result
