@@ -8,7 +8,7 @@ import pytest
 
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.run import run
-from gecko_cli.errors import DataError
+from gecko_cli.errors import ConfigError, DataError
 from helpers import write_jsonl
 
 KO = ["오늘은 날씨가 맑아서 한강 공원에 산책을 다녀왔다. 바람이 시원하고 사람들이 많았다.",
@@ -142,14 +142,19 @@ def test_rules_drop_with_named_reasons(tmp_path):
 
 
 
-def test_mix_by_tokens_with_a_real_tokenizer(clean, tmp_path):
+def _byte_level_tokenizer(folder) -> str:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel()
     tok.train_from_iterator([d["text"] for d in _docs()], trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>"]))
-    os.makedirs(tmp_path / "tok")
-    tok.save(str(tmp_path / "tok" / "tokenizer.json"))
+    os.makedirs(folder)
+    tok.save(str(folder / "tokenizer.json"))
+    return str(folder)
+
+
+def test_mix_by_tokens_with_a_real_tokenizer(clean, tmp_path):
+    _byte_level_tokenizer(tmp_path / "tok")
     report = run(BalanceConfig(input=clean, output=str(tmp_path / "m"), by="tokens", tokenizer=str(tmp_path / "tok"),
                                apply_rules=False))
     langs = report.manifest["stats"]["languages"]
@@ -157,6 +162,20 @@ def test_mix_by_tokens_with_a_real_tokenizer(clean, tmp_path):
     assert langs["ko"]["tokens_per_byte"] != langs["en"]["tokens_per_byte"]
     for lang, share in (("ko", 0.35), ("en", 0.28), ("code", 0.37)):
         assert abs(langs[lang]["share_out"] - share) < 0.05
+
+
+def test_a_scan_for_bytes_is_not_reused_for_tokens(clean, tmp_path):
+    # A scan made for --by bytes takes no token samples: a rerun by tokens is refused like any other change of
+    # what the scan depends on (not planned without samples), and --overwrite scans again.
+    out = str(tmp_path / "m")
+    run(BalanceConfig(input=clean, output=out, phase="scan", apply_rules=False))
+    by_tokens = BalanceConfig(input=clean, output=out, by="tokens", tokenizer=_byte_level_tokenizer(tmp_path / "tok"),
+                              apply_rules=False)
+    with pytest.raises(ConfigError, match="unfinished balance run with other settings"):
+        run(by_tokens)
+    report = run(dataclasses.replace(by_tokens, overwrite=True))
+    assert report.complete
+    assert all(r["tokens_per_byte"] > 0 for r in report.manifest["stats"]["languages"].values())
 
 
 def test_tokens_without_a_tokenizer_file_is_a_clear_error(clean, tmp_path):

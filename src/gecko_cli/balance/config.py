@@ -94,6 +94,7 @@ class BalanceConfig(ShardStage):
                 "text_field", "on_bad_record", "exclude", "keep_dropped", "batch_rows")
         out = {k: d[k] for k in keep}
         out["mix_langs"] = sorted(lang for lang, share in self.mix if share > 0)
+        out["token_samples"] = self.by == "tokens"  # a scan by bytes takes none, and the plan by tokens needs them
         return out
 
 
