@@ -154,20 +154,26 @@ def gecko_worker(folder: str, questions_path: str, batch_size: int, result: str)
     compile_s, compile_events[:] = sum(compile_events), []
 
     passes: list[tuple[int, int, int]] = []  # (rows, padded length, real tokens) of each forward pass
-    run, run_shared = scorer._run, scorer._run_shared
+    run, prefix_caches, run_tails = scorer._run, scorer._prefix_caches, scorer._run_tails
+    b = scorer.batch_size
 
     def counted(group):
-        passes.append((scorer.batch_size, max(scorer._bucket(len(it.tokens)) for it in group),
+        passes.append((scorer._rows(len(group)), max(scorer._bucket(len(it.tokens)) for it in group),
                        sum(len(it.tokens) for it in group)))
         return run(group)
 
-    def counted_shared(group, shared):  # the shared prefix once, then each row's own tokens
-        rest = max(len(it.tokens) - shared for it in group)
-        passes.append((1, scorer._bucket(shared), shared))
-        passes.append((scorer.batch_size, scorer._bucket(rest), sum(len(it.tokens) - shared for it in group)))
-        return run_shared(group, shared)
+    def counted_prefixes(prefixes, pb):  # each shared prefix once, batch_size of them per pass
+        for start in range(0, len(prefixes), b):
+            part = prefixes[start:start + b]
+            passes.append((scorer._rows(len(part)), pb, sum(len(p) for p in part)))
+        return prefix_caches(prefixes, pb)
 
-    scorer._run, scorer._run_shared = counted, counted_shared
+    def counted_tails(cache, chunk, pb):  # each row's own tokens after its group's prefix
+        rest = [len(it.tokens) - shared for it, _, shared in chunk]
+        passes.append((scorer._rows(len(chunk)), scorer._bucket(max(rest)), sum(rest)))
+        return run_tails(cache, chunk, pb)
+
+    scorer._run, scorer._prefix_caches, scorer._run_tails = counted, counted_prefixes, counted_tails
     t0 = time.perf_counter()
     out = scorer.score(requests)
     seconds = time.perf_counter() - t0
@@ -175,7 +181,7 @@ def gecko_worker(folder: str, questions_path: str, batch_size: int, result: str)
     Path(result).write_text(json.dumps({
         "seconds": seconds, "compile_s": compile_s, "compile_pass_s": dry_s,
         "compiled_in_timed_pass": len(compile_events), "load_s": load_s, "cold_end": cold_end, "loglik": out.loglik,
-        "truncated": out.truncated, "forward_passes": len(passes), "rows": sum(r for r, _, _ in passes),
+        "truncated": out.truncated, "forward_passes": len(passes), "passes": passes, "rows": sum(r for r, _, _ in passes),
         "padded_tokens": sum(r * n for r, n, _ in passes), "real_tokens": sum(t for _, _, t in passes),
         "context_ids": [_ids_hash(scorer.encode(c)) for c, _ in requests]}))
 
@@ -302,8 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\ngecko / harness = {report['ratio']:.2f}x (target >= {TARGET:.0f}x): {mark}")
     print(f"gecko: compile {gecko['compile_s']:.1f} s (untimed first pass {gecko['compile_pass_s']:.1f} s; "
           f"{gecko['compiled_in_timed_pass']} compile events in the timed pass), loading {gecko['load_s']:.1f} s; "
-          f"{gecko['forward_passes']} forward passes, {gecko['rows']} rows (one per question, all 4 letters from one "
-          f"pass, plus one row per shared prefix), {gecko['padded_tokens']:,} padded tokens for {gecko['real_tokens']:,} real; "
+          f"{gecko['forward_passes']} forward passes, {gecko['rows']} rows (all 4 letters of a question from one "
+          f"row; shared few-shot prefixes computed once, in passes of their own), "
+          f"{gecko['padded_tokens']:,} padded tokens for {gecko['real_tokens']:,} real; "
           f"{gecko['truncated']} contexts cut to the {model['max_seq_len']}-token window")
     print(f"harness: loading {harness['load_s']:.1f} s; {harness['requests']} requests in {harness['forward_passes']} "
           f"forward passes, {harness['rows']} rows (logits_cache={harness['logits_cache']}: requests sharing a context "

@@ -54,13 +54,37 @@ def test_a_shared_few_shot_prefix_is_computed_once_and_scores_the_same(models):
     requests.append(("short and different:", (" A", " B", " C", " D")))
     plain = scorer.score(requests)
     calls = []
-    scorer.min_shared, run_shared = 16, scorer._run_shared
-    scorer._run_shared = lambda group, shared: calls.append(shared) or run_shared(group, shared)
+    scorer.min_shared, prefix_caches = 16, scorer._prefix_caches
+    scorer._prefix_caches = lambda prefixes, pb: calls.append([len(p) for p in prefixes]) or prefix_caches(prefixes, pb)
     try:
         shared = scorer.score(requests)
     finally:
-        scorer.min_shared, scorer._run_shared = 128, run_shared
-    assert calls and min(calls) >= 16  # the prefix path ran
+        scorer.min_shared, scorer._prefix_caches = 128, prefix_caches
+    # the 6 questions (tails in 2 batches of 4) share one computation of their prefix
+    assert len(calls) == 1 and len(calls[0]) == 1 and calls[0][0] >= 16
+    np.testing.assert_allclose(shared.loglik, plain.loglik, rtol=1e-5, atol=1e-5)
+    for (context, conts), row in zip(requests, shared.loglik):
+        np.testing.assert_allclose(row, [_harness(ref, tok, context, c) for c in conts], rtol=2e-5, atol=2e-5)
+
+
+def test_small_groups_share_tail_batches(models):
+    # Three subjects of two questions each: three prefixes computed in one pass, and the six tails batched
+    # together across groups (batch size 4), each reading its own subject's cache; scores as computed whole.
+    scorer, ref, tok = models
+    subjects = [f"Subject {name}.\n\n" + "".join(f"{name} example {i}: {i} and {i}.\n" for i in range(5))
+                for name in ("alpha", "beta", "gamma")]
+    requests = [(p + f"Q{q}: which?\nAnswer:", (" A", " B", " C", " D")) for p in subjects for q in range(2)]
+    plain = scorer.score(requests)
+    calls, tails = [], []
+    scorer.min_shared, prefix_caches, run_tails = 16, scorer._prefix_caches, scorer._run_tails
+    scorer._prefix_caches = lambda prefixes, pb: calls.append(len(prefixes)) or prefix_caches(prefixes, pb)
+    scorer._run_tails = lambda cache, chunk, pb: tails.append({gi for _, gi, _ in chunk}) or run_tails(cache, chunk, pb)
+    try:
+        shared = scorer.score(requests)
+    finally:
+        scorer.min_shared, scorer._prefix_caches, scorer._run_tails = 128, prefix_caches, run_tails
+    assert calls == [3]
+    assert len(tails) == 2 and any(len(groups) > 1 for groups in tails)
     np.testing.assert_allclose(shared.loglik, plain.loglik, rtol=1e-5, atol=1e-5)
     for (context, conts), row in zip(requests, shared.loglik):
         np.testing.assert_allclose(row, [_harness(ref, tok, context, c) for c in conts], rtol=2e-5, atol=2e-5)

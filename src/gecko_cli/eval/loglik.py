@@ -4,8 +4,13 @@ The context is encoded alone and context + continuation together; the continuati
 joint encoding (a trailing space of the context moves onto the continuation first). When every continuation of a
 request is one token and the joint encodings all extend the context's, one forward pass over the context scores
 them all; otherwise each continuation gets its own pass. Sequences are padded to a few length buckets (powers of
-two, then multiples of 256) and a fixed batch size, with requests sorted by length, so the model compiles a
-handful of times and pads little; a sequence longer than the model's window is cut from the left and counted.
+two, then multiples of 256) and batches of a power-of-two number of rows up to the batch size, with requests
+sorted by length, so the model compiles a handful of times and pads little; a sequence longer than the model's
+window is cut from the left and counted.
+
+Requests that share most of their context (a subject's few-shot examples: MMLU's five dev questions come first
+in every prompt of a subject) have that prefix computed once into a KV cache, and only their own tails run on
+copies of it, batched across groups.
 """
 
 from __future__ import annotations
@@ -62,8 +67,13 @@ class Scorer:
         self.fn = jax.jit(partial(_logprobs, graphdef, impl, dtype))
         self.graphdef, self.dtype = graphdef, dtype
         self.cached = jax.jit(partial(forward, graphdef, dtype))
-        #: Fewest shared leading tokens for a batch to reuse one computation of them (few-shot prefixes).
+        #: Fewest shared leading tokens for requests to reuse one computation of them (few-shot prefixes).
         self.min_shared = 128
+        #: Smallest share of a group's mean length its prefix must be: a short shared prefix saves less than the
+        #: cached path costs (its tails attend over a copied cache).
+        self.min_shared_fraction = 0.5
+        #: Groups of requests whose prefix caches are held at once.
+        self.prefix_window = 4 * batch_size
 
     def encode(self, text: str) -> list[int]:
         return self.tok.encode(text).ids
@@ -117,38 +127,83 @@ class Scorer:
         return out
 
     def _score_shared(self, items: list[Item], out: Scores) -> list[Item]:
-        """Score the one-pass requests that share a long prefix (the few-shot examples of a subject) with the
-        prefix computed once per batch into a KV cache; return the items left for plain batches."""
-        fast = sorted((it for it in items if it.owner[1] < 0), key=lambda it: it.tokens)
+        """Score the one-pass requests that share a long prefix with others (a subject's few-shot examples) from
+        KV caches of those prefixes, each computed once; return the items left for plain batches.
+
+        Prefixes padded to the same length are computed `batch_size` at a time, and the tails that follow them
+        are batched across groups, each row reading its own group's cache, so that small groups do not leave
+        batches mostly padding."""
         left = [it for it in items if it.owner[1] >= 0]
-        for start in range(0, len(fast), self.batch_size):
-            group = fast[start:start + self.batch_size]
-            shared = _common_prefix(group[0].tokens, group[-1].tokens, min(len(it.tokens) for it in group) - 1)
-            if shared < self.min_shared:
+        by_length: dict[int, list[tuple[list[Item], int]]] = {}
+        for group, shared in self._prefix_groups([it for it in items if it.owner[1] < 0]):
+            mean = sum(len(it.tokens) for it in group) / len(group)
+            if len(group) < 2 or shared < max(self.min_shared, self.min_shared_fraction * mean):
                 left += group
-                continue
-            for it, row in zip(group, self._run_shared(group, shared)):
-                out.loglik[it.owner[0]] = [float(x) for x in row]
+            else:
+                by_length.setdefault(self._bucket(shared), []).append((group, shared))
+        for pb, groups in sorted(by_length.items()):
+            for start in range(0, len(groups), self.prefix_window):
+                window = groups[start:start + self.prefix_window]
+                cache = self._prefix_caches([g[0].tokens[:shared] for g, shared in window], pb)
+                tails = sorted(((it, gi, shared) for gi, (g, shared) in enumerate(window) for it in g),
+                               key=lambda x: (len(x[0].tokens) - x[2], x[0].owner))
+                for b0 in range(0, len(tails), self.batch_size):
+                    chunk = tails[b0:b0 + self.batch_size]
+                    for (it, _, _), row in zip(chunk, self._run_tails(cache, chunk, pb)):
+                        out.loglik[it.owner[0]] = [float(x) for x in row]
         return left
 
-    def _run_shared(self, group: list[Item], shared: int) -> np.ndarray:
-        pb = self._bucket(shared)
-        rb = self._bucket(max(len(it.tokens) - shared for it in group))
-        total, (layers, kv, hd) = pb + rb, self._kv_shape()
-        cache = {"k": jnp.zeros((layers, 1, total, kv, hd), self.dtype), "v": jnp.zeros((layers, 1, total, kv, hd), self.dtype),
-                 "valid": jnp.zeros((1, total), bool), "pos": jnp.zeros((1,), jnp.int32)}
-        prefix = np.full((1, pb), -1, np.int32)
-        prefix[0, pb - shared:] = group[0].tokens[:shared]  # left-padded: padding slots are masked out
-        _, cache = self.cached(self.params, cache, prefix, 0)
-        b = self.batch_size
-        cache = {k: jnp.repeat(v, b, axis=1 if k in ("k", "v") else 0) for k, v in cache.items()}
+    def _prefix_groups(self, items: list[Item]) -> list[tuple[list[Item], int]]:
+        """Items in runs that share a prefix, as (items, shared length), from the items sorted by their tokens: a
+        run grows while the next item shares at least `min_shared` tokens, and at least half of what the run
+        shares so far, with its first item. A run of one shares nothing."""
+        groups: list[tuple[list[Item], int]] = []
+        for it in sorted(items, key=lambda it: it.tokens):
+            if groups:
+                group, shared = groups[-1]
+                n = _common_prefix(group[0].tokens, it.tokens, min(len(group[0].tokens), len(it.tokens)) - 1)
+                if n >= self.min_shared and (len(group) == 1 or n >= shared // 2):
+                    groups[-1] = (group + [it], n if len(group) == 1 else min(shared, n))
+                    continue
+            groups.append(([it], 0))
+        return groups
+
+    def _prefix_caches(self, prefixes: list[list[int]], pb: int) -> dict:
+        """KV caches of the prefixes, each left-padded to `pb` slots: k, v (L, G, pb, K, D), valid (G, pb) and pos
+        (G,), computed up to `batch_size` prefixes per pass (rows rounded up to a power of two)."""
+        layers, kv, hd = self._kv_shape()
+        parts = []
+        for start in range(0, len(prefixes), self.batch_size):
+            b = self._rows(len(prefixes[start:start + self.batch_size]))
+            tokens = np.full((b, pb), -1, np.int32)
+            for r, prefix in enumerate(prefixes[start:start + b]):
+                tokens[r, pb - len(prefix):] = prefix  # left-padded: padding slots are masked out
+            empty = {"k": jnp.zeros((layers, b, pb, kv, hd), self.dtype),
+                     "v": jnp.zeros((layers, b, pb, kv, hd), self.dtype),
+                     "valid": jnp.zeros((b, pb), bool), "pos": jnp.zeros((b,), jnp.int32)}
+            parts.append(self.cached(self.params, empty, tokens, 0)[1])
+        cache = {k: jnp.concatenate([p[k] for p in parts], axis=1 if k in ("k", "v") else 0) for k in parts[0]}
+        return cache
+
+    def _run_tails(self, cache: dict, chunk: list[tuple[Item, int, int]], pb: int) -> list[np.ndarray]:
+        """Log-probabilities at the last slot of each (item, group, shared) row: the item's tokens after its
+        group's shared prefix, run on a copy of that group's cache."""
+        b = self._rows(len(chunk))
+        rb = self._bucket(max(len(it.tokens) - shared for it, _, shared in chunk))
+        index = np.zeros(b, np.int32)
         rest = np.full((b, rb), -1, np.int32)
-        for r, it in enumerate(group):
+        for r, (it, gi, shared) in enumerate(chunk):
+            index[r] = gi
             tail = it.tokens[shared:]
             rest[r, rb - len(tail):] = tail  # every row's context ends at the last slot
-        logits, _ = self.cached(self.params, cache, rest, pb)
+        pad = ((0, 0), (0, 0), (0, rb), (0, 0), (0, 0))
+        rows = {"k": jnp.pad(jnp.take(cache["k"], index, axis=1), pad),
+                "v": jnp.pad(jnp.take(cache["v"], index, axis=1), pad),
+                "valid": jnp.pad(jnp.take(cache["valid"], index, axis=0), ((0, 0), (0, rb))),
+                "pos": jnp.take(cache["pos"], index, axis=0)}
+        logits, _ = self.cached(self.params, rows, rest, pb)
         logp = np.asarray(jax.nn.log_softmax(logits, axis=-1))
-        return [logp[r, it.targets] for r, it in enumerate(group)]
+        return [logp[r, it.targets] for r, (it, _, _) in enumerate(chunk)]
 
     def _kv_shape(self) -> tuple[int, int, int]:
         cfg = nnx.merge(self.graphdef, self.params).cfg
@@ -163,6 +218,13 @@ class Scorer:
             b = -(-n // self.bucket_step) * self.bucket_step
         return min(b, self.max_len)
 
+    def _rows(self, n: int) -> int:
+        """Rows of a pass over n sequences: a power of two, at most batch_size (few shapes, few empty rows)."""
+        rows = 1
+        while rows < n:
+            rows *= 2
+        return min(rows, self.batch_size)
+
     @staticmethod
     def _picks(it: Item) -> int:
         k = 1
@@ -173,9 +235,10 @@ class Scorer:
     def _run(self, group: list[Item]) -> np.ndarray:
         length = max(self._bucket(len(it.tokens)) for it in group)
         k = max(self._picks(it) for it in group)
-        tokens = np.zeros((self.batch_size, length), np.int32)
-        picks = np.zeros((self.batch_size, k), np.int32)
-        targets = np.zeros((self.batch_size, k), np.int32)
+        b = self._rows(len(group))
+        tokens = np.zeros((b, length), np.int32)
+        picks = np.zeros((b, k), np.int32)
+        targets = np.zeros((b, k), np.int32)
         for r, it in enumerate(group):
             tokens[r, : len(it.tokens)] = it.tokens
             picks[r, : len(it.picks)] = it.picks
