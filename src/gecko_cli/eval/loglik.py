@@ -26,6 +26,11 @@ from flax import nnx
 from gecko_cli.eval.generate import forward
 
 
+def _pow2(n: int) -> int:
+    """The smallest power of two at least n (1 for n <= 1)."""
+    return 1 << max(n - 1, 0).bit_length()
+
+
 def _common_prefix(a: list[int], b: list[int], limit: int) -> int:
     n = 0
     while n < limit and a[n] == b[n]:
@@ -174,16 +179,16 @@ class Scorer:
         layers, kv, hd = self._kv_shape()
         parts = []
         for start in range(0, len(prefixes), self.batch_size):
-            b = self._rows(len(prefixes[start:start + self.batch_size]))
+            part = prefixes[start:start + self.batch_size]
+            b = self._rows(len(part))
             tokens = np.full((b, pb), -1, np.int32)
-            for r, prefix in enumerate(prefixes[start:start + b]):
+            for r, prefix in enumerate(part):
                 tokens[r, pb - len(prefix):] = prefix  # left-padded: padding slots are masked out
             empty = {"k": jnp.zeros((layers, b, pb, kv, hd), self.dtype),
                      "v": jnp.zeros((layers, b, pb, kv, hd), self.dtype),
                      "valid": jnp.zeros((b, pb), bool), "pos": jnp.zeros((b,), jnp.int32)}
             parts.append(self.cached(self.params, empty, tokens, 0)[1])
-        cache = {k: jnp.concatenate([p[k] for p in parts], axis=1 if k in ("k", "v") else 0) for k in parts[0]}
-        return cache
+        return {k: jnp.concatenate([p[k] for p in parts], axis=1 if k in ("k", "v") else 0) for k in parts[0]}
 
     def _run_tails(self, cache: dict, chunk: list[tuple[Item, int, int]], pb: int) -> list[np.ndarray]:
         """Log-probabilities at the last slot of each (item, group, shared) row: the item's tokens after its
@@ -220,17 +225,11 @@ class Scorer:
 
     def _rows(self, n: int) -> int:
         """Rows of a pass over n sequences: a power of two, at most batch_size (few shapes, few empty rows)."""
-        rows = 1
-        while rows < n:
-            rows *= 2
-        return min(rows, self.batch_size)
+        return min(_pow2(n), self.batch_size)
 
     @staticmethod
     def _picks(it: Item) -> int:
-        k = 1
-        while k < len(it.picks):
-            k *= 2
-        return k
+        return _pow2(len(it.picks))
 
     def _run(self, group: list[Item]) -> np.ndarray:
         length = max(self._bucket(len(it.tokens)) for it in group)
