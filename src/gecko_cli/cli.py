@@ -134,7 +134,11 @@ def error_boundary(command):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `gecko` script."""
+    """Entry point of the `gecko` script; `argv` given (a program calling the CLI) leaves the process as it is."""
+    if argv is None:
+        from gecko_cli.startup import skip_pandas
+
+        skip_pandas()
     app(args=argv, prog_name="gecko")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 from gecko_cli.errors import ConfigError, DataError
@@ -183,6 +184,18 @@ def test_alphabet_choice_breaks_ties_by_code_point():
     assert alphabet[:15] == ["▁", "A", "B", "C", "D", *"0123456789"]
     # c (3), then a, b, z (2 each) tied: a and b win by code point
     assert alphabet[15:] == ["c", "a", "b"]
+
+
+def test_count_chars_equals_a_plain_count_across_chunks(monkeypatch):
+    # Chunks of a few characters, so that texts span several bincounts of different lengths (ASCII only, then
+    # Hangul, emoji beyond the BMP, a lone surrogate), each added into the full-length array.
+    from collections import Counter
+
+    monkeypatch.setattr(trainer_mod, "_COUNT_CHUNK", 7)
+    texts = ["abc", "한국어 문장", "emoji 😀🦎 end", "x\ud800y", "", "zzzz zzzz", "\U0010FFFF"]
+    counts = trainer_mod.count_chars(texts)
+    expected = Counter("".join(texts).replace(" ", "▁"))
+    assert {chr(c): int(counts[c]) for c in np.flatnonzero(counts)} == dict(expected)
 
 
 def test_training_is_deterministic_with_ties_at_the_alphabet_cut():

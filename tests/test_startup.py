@@ -1,0 +1,68 @@
+"""The `gecko` script keeps pandas out of its process: pyarrow would otherwise import it on its first array."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gecko_cli import startup
+
+_PROBE = (
+    "import sys\n"
+    "from gecko_cli.startup import skip_pandas\n"
+    "applied = skip_pandas() if sys.argv[1] == 'skip' else False\n"
+    "import numpy as np, pyarrow as pa\n"
+    "pa.array(np.zeros(3)); pa.array(['a', 'b'])\n"
+    "print(applied, 'pandas' in sys.modules)\n"
+)
+
+
+def _probe(mode: str, **env: str) -> str:
+    out = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True,
+                         env={**os.environ, **env})
+    return out.stdout.strip()
+
+
+def test_script_process_builds_arrays_without_pandas():
+    assert _probe("skip") == "True False"
+
+
+def test_without_the_setting_pyarrow_loads_pandas_when_installed():
+    installed = importlib.util.find_spec("pandas") is not None
+    assert _probe("leave") == f"False {installed}"
+
+
+def test_opt_out_leaves_imports_alone():
+    installed = importlib.util.find_spec("pandas") is not None
+    assert _probe("skip", **{startup.ALLOW_PANDAS: "1"}) == f"False {installed}"
+
+
+def test_already_loaded_pandas_is_left_alone(monkeypatch):
+    monkeypatch.delenv(startup.ALLOW_PANDAS, raising=False)
+    monkeypatch.setitem(sys.modules, "pandas", object())
+    assert startup.skip_pandas() is False
+    assert not any(isinstance(f, startup._Unimportable) for f in sys.meta_path)
+
+
+def test_blocked_import_names_the_module_and_the_opt_out():
+    finder = startup._Unimportable("pandas")
+    with pytest.raises(ModuleNotFoundError, match=startup.ALLOW_PANDAS):
+        finder.find_spec("pandas.core.api")
+    assert finder.find_spec("pandasx") is None and finder.find_spec("numpy") is None
+
+
+def test_gecko_script_runs_a_command_without_pandas(tmp_path):
+    # The installed entry point (argv from the command line) applies the setting; a real command still works.
+    code = ("import sys\n"
+            "from gecko_cli.cli import main\n"
+            "sys.argv = ['gecko', '--version']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "import pyarrow as pa; pa.array([1])\n"
+            "print('pandas' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in os.environ.items() if k != startup.ALLOW_PANDAS})
+    assert out.stdout.strip().splitlines()[-1] == "False"
