@@ -145,6 +145,52 @@ def test_skip_bad_records_counts_them(tiny_raw, tmp_path):
     assert docs["read"] == docs["kept"] + sum(docs["dropped"].values())
 
 
+@pytest.mark.parametrize("line, why", [
+    ('{"text": "hi there", "x": ' + "9" * 5000 + "}", "an integer of more than 4300 digits"),
+    ("[" * 100_000, "nested too deeply"),
+])
+def test_json_the_parser_cannot_read_is_a_bad_record(tiny_raw, tmp_path, line, why):
+    bad = os.path.join(tiny_raw, "c.jsonl")
+    with open(bad, "w") as fh:
+        fh.write('{"text": "a new and unique document about gardening"}\n' + line + "\n")
+    proc = gecko("dedup", tiny_raw, str(tmp_path / "clean"))
+    lines = assert_user_error(proc.returncode, proc.stdout, proc.stderr)
+    assert lines[0].startswith(f"error: {bad}:2: ") and why in lines[0]
+    out = str(tmp_path / "skipped")
+    proc = gecko("dedup", tiny_raw, out, "--on-bad-record", "skip")
+    assert proc.returncode == 0, proc.stderr
+    docs = json.load(open(os.path.join(out, "manifest.json")))["stats"]["documents"]
+    assert docs["read"] == 14 and docs["dropped"]["bad_record"] == 1
+
+
+@pytest.mark.parametrize("stage", ["dedup", "balance"])
+@pytest.mark.parametrize("flag, path, why", [
+    (None, "afile", "exists and is not a folder"),
+    (None, "afile/sub", "is inside a file, not a folder"),
+    ("--keep-dropped", "afile", "exists and is not a folder"),
+    ("--keep-dropped", "afile/sub", "is inside a file, not a folder"),
+])
+def test_output_path_that_is_a_file(tiny_raw, tmp_path, stage, flag, path, why):
+    (tmp_path / "afile").write_text("x")
+    target = str(tmp_path / path)
+    out = [str(tmp_path / "out"), flag, target] if flag else [target]
+    result = invoke(stage, tiny_raw, *out)
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    assert lines[0] == f"error: {target} {why}" + ("" if why.startswith("exists") else f" ({tmp_path / 'afile'} is a file)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_file_in_the_way_of_an_output_is_a_user_error():
+    from gecko_cli.cli import error_boundary
+
+    def make_folder_under_a_file():
+        os.makedirs(__file__ + "/sub")
+
+    with pytest.raises(SystemExit) as info:
+        error_boundary(make_folder_under_a_file)()
+    assert info.value.code == 1
+
+
 def test_unknown_input_format_suggests_exclude(tiny_raw, tmp_path):
     with open(os.path.join(tiny_raw, "notes.txt"), "w") as fh:
         fh.write("not data")

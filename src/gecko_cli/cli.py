@@ -102,7 +102,8 @@ def input_path(path: str, made_by: str | None) -> None:
     raise DataError(f"{path} not found", hint=hint)
 
 
-_OS_USER_ERRORS = (errno.EACCES, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG, errno.EISDIR)
+_OS_USER_ERRORS = (errno.EACCES, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG, errno.EISDIR,
+                   errno.EEXIST, errno.ENOTDIR)
 
 
 def error_boundary(command):

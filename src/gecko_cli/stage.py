@@ -91,6 +91,26 @@ def memmap(path: str, dtype) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r")
 
 
+def check_output_folder(path: str) -> None:
+    """Fail clearly when an output folder cannot be made: the path is a file, or lies inside one."""
+    hint = "choose another output folder, or move that file away"
+    if os.path.lexists(path):
+        if not os.path.isdir(path):
+            raise DataError(f"{path} exists and is not a folder", hint=hint)
+        return
+    parent = os.path.dirname(os.path.normpath(path))
+    while parent and not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise DataError(f"{path} is inside a file, not a folder ({parent} is a file)", hint=hint)
+
+
+def make_output_folder(path: str) -> None:
+    """Create an output folder (and its parents) when missing, with a clear error when a file is in the way."""
+    check_output_folder(path)
+    os.makedirs(path, exist_ok=True)
+
+
 def prepare_output(work: WorkDir, out: str, fp: str, settings: dict, *, overwrite: bool, single_host: bool,
                    side_dirs: tuple[str, ...] = (), reuse: tuple[str, str] | None = None) -> bool:
     """Check an output folder against this run, clearing it when allowed; returns True when it already holds
@@ -107,6 +127,8 @@ def prepare_output(work: WorkDir, out: str, fp: str, settings: dict, *, overwrit
         reuse: (phase, fingerprint of what that phase depends on): an unfinished run with other settings keeps
             that phase's finished work when this fingerprint is unchanged (e.g. a new mix reuses the scan).
     """
+    for folder in (out, *side_dirs):
+        check_output_folder(folder)
     stage = work.stage
     hint = "pass --overwrite to replace it, or choose another output folder"
     if os.path.exists(os.path.join(out, MANIFEST)):
@@ -130,7 +152,7 @@ def prepare_output(work: WorkDir, out: str, fp: str, settings: dict, *, overwrit
         _clear(work, out, side_dirs)
     elif overwrite:
         _clear(work, out, side_dirs)
-    os.makedirs(out, exist_ok=True)
+    make_output_folder(out)
     work.make()
     if single_host:
         for folder in (out, *(os.path.join(work.root, p) for p in work.phases), *side_dirs):

@@ -75,3 +75,14 @@ def test_user_errors(trained, tmp_path):
     tok = Tokenizer(models.WordLevel({"<unk>": 0, "a": 1}, unk_token="<unk>"))
     with pytest.raises(DataError, match="are not single tokens"):
         check_letters(tok, "tok.json")
+
+
+@pytest.mark.parametrize("output, why", [("afile", "exists and is not a folder"),
+                                         ("afile/sub", "is inside a file, not a folder")])
+def test_output_that_is_a_file_or_inside_one(trained, tmp_path, output, why):
+    (tmp_path / "afile").write_text("x")
+    done = subprocess.run([sys.executable, "-m", "gecko_cli", "eval", trained, "--suite", "kmmlu", "--data-dir", EVAL,
+                           "--output", output, "--limit", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.startswith(f"error: {output} {why}") and "hint:" in done.stderr
+    assert (tmp_path / "afile").read_text() == "x"

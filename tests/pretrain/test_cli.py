@@ -1,10 +1,15 @@
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+
+import pytest
+
+from gecko_cli.errors import ConfigError, DataError
 
 ARGS = ["--batch-tokens", "1024", "--log-every", "100", "--eval-rows", "16"]
 
@@ -56,3 +61,36 @@ def test_sigterm_checkpoints_and_the_rerun_finishes(packed, tmp_path):
     assert f"resuming from the checkpoint after step {saved[0]}" in done.stderr and "at step 60 of 60" in done.stdout
     steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
     assert steps == list(range(60))
+
+
+def test_run_folder_that_is_the_input_or_another_stage_output(packed, tiny_raw, tmp_path):
+    before = sorted(os.listdir(packed))
+    done = _gecko(tmp_path, "pretrain", packed, packed, "--steps", "1", *ARGS)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.startswith(f"error: run folder {packed} is the packed input folder itself")
+    assert "hint:" in done.stderr and sorted(os.listdir(packed)) == before
+    assert _gecko(tmp_path, "dedup", tiny_raw, "clean").returncode == 0
+    done = _gecko(tmp_path, "pretrain", packed, "clean", "--steps", "1", *ARGS)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.startswith("error: clean is not empty and is not a gecko pretrain run: it holds the output "
+                                  "of gecko dedup (manifest.json)")
+    assert not (tmp_path / "clean" / "config.json").exists()
+
+
+@pytest.mark.parametrize("output, error, why", [
+    ("afile", DataError, "afile exists and is not a folder"),
+    ("afile/run", DataError, "afile/run is inside a file, not a folder"),
+    ("shards", ConfigError, "shards is not empty and is not a gecko pretrain run: it holds shards (shard-00000.arrow)"),
+    ("work", ConfigError, "work is not empty and is not a gecko pretrain run: it holds an unfinished output"),
+])
+def test_run_folder_that_cannot_hold_a_run(packed, tmp_path, output, error, why):
+    from gecko_cli.pretrain.config import PretrainConfig
+    from gecko_cli.pretrain.run import run
+
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "shard-00000.arrow").write_bytes(b"")
+    (tmp_path / "work" / ".gecko-work").mkdir(parents=True)
+    with pytest.raises(error, match=re.escape(f"{tmp_path}/{why}")):
+        run(PretrainConfig(input=packed, output=str(tmp_path / output), model="tiny", steps=1, batch_tokens=1024))
+    assert sorted(os.listdir(tmp_path)) == ["afile", "shards", "work"]

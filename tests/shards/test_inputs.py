@@ -241,3 +241,14 @@ def test_folder_of_other_shards_is_refused(tmp_path):
     (tmp_path / "manifest.json").write_text('{"stage": "pack", "schema": "packed", "shards": []}')
     with pytest.raises(DataError, match="packed shards, not docs"):
         discover(str(tmp_path))
+
+
+@pytest.mark.parametrize("content", ["[" * 100_000, '{"shards": [], "n": ' + "9" * 5000 + "}"])
+def test_a_manifest_json_cannot_read_is_an_unreadable_manifest(tmp_path, content):
+    from gecko_cli.shards import read_manifest
+
+    (tmp_path / "manifest.json").write_text(content)
+    with pytest.raises(DataError, match="manifest.json: unreadable manifest"):
+        read_manifest(str(tmp_path))
+    (tmp_path / "a.jsonl").write_text('{"text": "x"}\n')
+    assert [f.relpath for f in discover(str(tmp_path))] == ["a.jsonl"]  # read as plain input files

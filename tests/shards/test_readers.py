@@ -579,3 +579,45 @@ def test_a_text_column_beside_another_text_field_is_an_error(tmp_path, suffix):
     f = discover(str(tmp_path))[0]
     with pytest.raises(DataError, match="besides the text"):
         list(iter_records(f, text_field="content"))
+
+
+# ------------------------------------------------------------------------------- lines json cannot fully read
+UNREADABLE_LINES = [
+    (b'{"text": "a", "x": ' + b"9" * 5000 + b"}", "an integer of more than 4300 digits"),
+    (b"[" * 100_000, "nested too deeply"),
+    (b'{"text": "a", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+    (b'{"text": "a", "x": ' + b"[" * 64 + b"]" * 64 + b"}", "more than 63 levels deep"),
+    (b'{"text": "a", "x": ' + b'{"k": ' * 64 + b"1" + b"}" * 64 + b"}", "more than 63 levels deep"),
+    (b'{"x": ' + b"[" * 600 + b'"\\ud800"' + b"]" * 600 + b', "text": "a"}', "unpaired surrogate"),
+]
+
+
+@pytest.mark.parametrize("line, why", UNREADABLE_LINES)
+def test_unreadable_json_record_errors_with_file_and_line(tmp_path, line, why):
+    write_bytes(str(tmp_path / "x.jsonl"), _with_bad_line(line))
+    f = only_file(tmp_path)
+    with pytest.raises(DataError) as info:
+        list(iter_records(f))
+    assert info.value.message.startswith(f"{f.path}:3: ")
+    assert why in info.value.message
+    assert "--on-bad-record skip" in info.value.hint
+
+
+@pytest.mark.parametrize("want_table", [True, False])
+@pytest.mark.parametrize("line, why", UNREADABLE_LINES)
+def test_unreadable_json_record_skipped_and_flagged(tmp_path, line, why, want_table):
+    write_bytes(str(tmp_path / "x.jsonl"), _with_bad_line(line))
+    texts, ids, bad, _ = read_all(only_file(tmp_path), on_bad="skip", want_table=want_table)
+    assert texts == ["good 1", None, "good 2"]
+    assert list(bad) == [1] and why in bad[1]
+    assert ids == ["x.jsonl:1", "x.jsonl:3", "x.jsonl:4"]
+
+
+def test_extras_nested_as_deep_as_a_column_holds_are_kept(tmp_path):
+    deep = 1
+    for _ in range(63):
+        deep = {"k": deep}
+    f = write_docs(tmp_path, "jsonl", [{"text": "a", "x": deep, "id": [[[[]]]] * 40}])
+    texts, _, bad, tables = read_all(f, want_table=True)
+    assert texts == ["a"] and bad == {}
+    assert tables[0]["x"].to_pylist() == [deep]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from gecko_cli.console import log
 from gecko_cli.eval.config import EvalConfig
 from gecko_cli.shards import write_bytes_atomic, write_json_atomic
+from gecko_cli.stage import check_output_folder, make_output_folder
 
 TITLES = {"kmmlu": "KMMLU", "mmlu": "MMLU", "humaneval": "HumanEval", "bpb": "Bits per byte"}
 
@@ -24,6 +25,7 @@ class EvalReport:
 def run(cfg: EvalConfig) -> EvalReport:
     from gecko_cli.eval import suites
 
+    check_output_folder(cfg.output)  # before the model loads and the suites run, not after
     results = {"run": cfg.run, "step": None, "settings": {"num_fewshot": cfg.num_fewshot, "limit": cfg.limit,
                "samples": cfg.samples, "temperature": cfg.temperature, "seed": cfg.seed}, "suites": {}}
     sections = {}
@@ -43,7 +45,7 @@ def run(cfg: EvalConfig) -> EvalReport:
             results["suites"][suite], sections[suite], samples = out
             _write_samples(cfg, suite, samples)
     markdown = _markdown(results, sections)
-    os.makedirs(cfg.output, exist_ok=True)
+    make_output_folder(cfg.output)
     write_json_atomic(os.path.join(cfg.output, "results.json"), results)
     write_bytes_atomic(os.path.join(cfg.output, "results.md"), markdown.encode("utf-8"))
     return EvalReport(output=cfg.output, results=results, markdown=markdown)
@@ -77,7 +79,7 @@ def _timed(fn, *args):
 def _write_samples(cfg: EvalConfig, suite: str, samples: list[dict]) -> None:
     if not cfg.log_samples or not samples:
         return
-    os.makedirs(cfg.output, exist_ok=True)
+    make_output_folder(cfg.output)
     text = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
     write_bytes_atomic(os.path.join(cfg.output, f"samples-{suite}.jsonl"), text.encode("utf-8"))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
 from dataclasses import dataclass, field
 
@@ -55,11 +54,13 @@ def run(cfg: PretrainConfig) -> PretrainReport:
         raise DependencyError(f"gecko pretrain needs jax, flax, optax and orbax-checkpoint ({e.name} is missing)",
                               hint="install them: pip install 'gecko-cli[train]'") from None
     from gecko_cli.pretrain import setup
+    from gecko_cli.stage import make_output_folder
 
+    setup.check_run_folder(cfg)
     setup.init_processes(cfg)
     train, val = setup.open_data(cfg)
     plan = setup.plan(cfg, train)
-    os.makedirs(cfg.output, exist_ok=True)
+    make_output_folder(cfg.output)
     record = setup.check_resume(cfg.output, cfg, plan)
     from gecko_cli.pretrain.trainer import Trainer
 

@@ -46,6 +46,42 @@ def _multi_host_env() -> bool:
     return any(os.environ.get(k) for k in ("JAX_COORDINATOR_ADDRESS", "MEGASCALE_COORDINATOR_ADDRESS"))
 
 
+def check_run_folder(cfg: PretrainConfig) -> None:
+    """Refuse a run folder that is a file, the packed input itself, or another stage's output; a folder holding
+    an earlier run (config.json, checkpoints/) is this stage's own and is resumed."""
+    from gecko_cli.stage import check_output_folder
+
+    out = cfg.output
+    check_output_folder(out)
+    hint = "choose another run folder, e.g. runs/<name>/"
+    if os.path.isdir(out) and os.path.isdir(cfg.input) and os.path.samefile(out, cfg.input):
+        raise ConfigError(f"run folder {out} is the packed input folder itself", hint=hint)
+    held = _other_output(out)
+    if held:
+        raise ConfigError(f"{out} is not empty and is not a gecko pretrain run: it holds {held}", hint=hint)
+
+
+def _other_output(folder: str) -> str | None:
+    """What shows that a folder holds another stage's output (a run writes no manifest, work folder or shards)."""
+    import glob
+    import json
+
+    from gecko_cli.stage import WORK_DIR
+
+    manifest = os.path.join(folder, "manifest.json")
+    if os.path.exists(manifest):
+        try:
+            with open(manifest, encoding="utf-8") as fh:
+                stage = json.load(fh).get("stage")
+        except (OSError, ValueError, AttributeError, RecursionError):
+            stage = None
+        return f"the output of gecko {stage} (manifest.json)" if isinstance(stage, str) else "a manifest.json"
+    if os.path.isdir(os.path.join(folder, WORK_DIR)):
+        return f"an unfinished output of another gecko stage ({WORK_DIR}/)"
+    shards = sorted(glob.glob(os.path.join(glob.escape(folder), "shard-*.arrow")))
+    return f"shards ({os.path.basename(shards[0])})" if shards else None
+
+
 @dataclass(frozen=True)
 class Plan:
     model: ModelConfig

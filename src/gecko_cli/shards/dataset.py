@@ -23,8 +23,9 @@ def read_manifest(folder: str) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
             manifest = json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: unreadable manifest ({e})", hint="rerun the stage with --overwrite") from None
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: bad JSON or UTF-8, an overlong integer
+        why = "nested too deeply" if isinstance(e, RecursionError) else e
+        raise DataError(f"{path}: unreadable manifest ({why})", hint="rerun the stage with --overwrite") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list):
         raise DataError(f"{path}: not a gecko manifest (no 'shards' list)", hint="rerun the stage with --overwrite")
     for shard in manifest["shards"]:

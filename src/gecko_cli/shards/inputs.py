@@ -116,7 +116,7 @@ def check_gecko_folder(root: str, schema: str = "docs") -> None:
         try:
             with open(manifest, encoding="utf-8") as fh:
                 found = json.load(fh).get("schema", schema)
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             return  # not a gecko manifest: the folder is read as plain input files
         if found != schema:
             raise DataError(f"{root} holds {found} shards, not {schema}",

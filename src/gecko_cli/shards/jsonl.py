@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import sys
 import zlib
 from collections.abc import Iterator
 
@@ -21,6 +22,9 @@ _BOM = b"\xef\xbb\xbf"
 # A lone surrogate can only come from a JSON escape (the bytes themselves are checked UTF-8), so only lines
 # holding one need the slower check of every string in the record.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Arrow cannot write a column whose lists and objects nest deeper than this. Only a line holding more opening
+# brackets than that can nest so deep, so only such lines need their depth measured.
+_MAX_NESTING = 63
 
 
 def _byte_chunks(f: InputFile) -> Iterator[bytes]:
@@ -94,6 +98,10 @@ def _parse_line(line: bytes, text_field: str):
         d = json.loads(s)
     except json.JSONDecodeError as e:
         return None, f"not valid JSON ({e.msg} at column {e.colno})"
+    except ValueError:  # the only other one json raises: an integer longer than Python converts
+        return None, f"unreadable JSON (an integer of more than {sys.get_int_max_str_digits()} digits)"
+    except RecursionError:
+        return None, "unreadable JSON (nested too deeply)"
     if not isinstance(d, dict):
         return None, "not a JSON object"
     text = d.get(text_field)
@@ -106,21 +114,46 @@ def _parse_line(line: bytes, text_field: str):
         return None, f"field {text_field!r} is a {type(text).__name__}, not a string"
     if _SURROGATE_ESCAPE.search(line) and _has_lone_surrogate(d):
         return None, "holds an unpaired surrogate (\\ud800-\\udfff escape), which is not valid Unicode"
+    if _too_deep(line, d, text_field):
+        return None, f"a field nests lists or objects more than {_MAX_NESTING} levels deep, which no column can hold"
     return d, None
 
 
 def _has_lone_surrogate(value) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
+    stack = [value]  # a loop, not recursion: the value may nest as deep as json could read
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
+
+
+def _too_deep(line: bytes, record: dict, text_field: str) -> bool:
+    """Whether a field other than the document columns nests deeper than a column can hold."""
+    if line.count(b"[") + line.count(b"{") <= _MAX_NESTING:
+        return False
+    skip = {text_field, *schemas.DOC_COLUMNS}
+    return any(_depth(v) > _MAX_NESTING for k, v in record.items() if k not in skip)
+
+
+def _depth(value) -> int:
+    """How many lists and objects nest in a JSON value (0 for a string or number)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def read_jsonl(f, text_field, on_bad, batch_rows, want_table, extras_schema):
@@ -175,6 +208,8 @@ def _parse_all(lines: list[bytes], text_field: str) -> list | None:
     for r in recs:
         if type(r) is not dict or type(r.get(text_field)) is not str:
             return None
+    if any(_too_deep(line, r, text_field) for line, r in zip(lines, recs)):
+        return None
     return recs
 
 
