@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from gecko_cli.errors import ConfigError
@@ -24,10 +25,10 @@ def parse_bytes(text: str | int, what: str = "size") -> int:
     if isinstance(text, int):
         return text
     m = _SIZE.match(text)
-    if not m:
+    value = float(m.group(1)) * _FACTORS[(m.group(2) or "").lower().removesuffix("b")] if m else math.nan
+    if not math.isfinite(value):
         raise ConfigError(f"{what}: cannot read {text!r} as a size", hint="write it like 256MB, 2GB or 1048576")
-    unit = (m.group(2) or "").lower().removesuffix("b")
-    return int(float(m.group(1)) * _FACTORS[unit])
+    return int(value)
 
 
 def format_bytes(n: float) -> str:
@@ -57,7 +58,9 @@ def parse_count(text: str | int, what: str) -> int:
     if isinstance(text, int):
         return text
     m = _COUNT.match(text)
-    value = float(m.group(1)) * _COUNT_FACTORS[m.group(2).lower()] if m else -1
-    if not m or not value.is_integer() or value < 1:
+    value = float(m.group(1)) * _COUNT_FACTORS[m.group(2).lower()] if m else math.nan
+    if not value.is_integer():  # NaN and infinities are not integers either
         raise ConfigError(f"{what}: cannot read {text!r} as a whole count", hint="write it like 65536, 64K or 4M")
+    if value < 1:
+        raise ConfigError(f"{what} must be positive, not {text.strip()}", hint="write it like 65536, 64K or 4M")
     return int(value)

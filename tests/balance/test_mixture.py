@@ -80,6 +80,13 @@ def test_bad_mix_is_a_config_error(text, match):
         BalanceConfig(mix=text)
 
 
+@pytest.mark.parametrize("mix", ["ko=nan,en=1", "ko=inf,en=0", "ko=1e400,en=0", "en=0.5,ko=-inf",
+                                 (("ko", float("nan")), ("en", 1.0)), {"ko": float("inf")}])
+def test_mix_shares_must_be_finite(mix):
+    with pytest.raises(ConfigError, match=r"--mix: the share of ko is -?(nan|inf), not a finite number"):
+        BalanceConfig(mix=mix)
+
+
 def test_mix_forms():
     assert dict(parse_mix("ko=35,en=28,code=37")) == pytest.approx(MIX)
     assert BalanceConfig(mix="ko=0.5,en=0.5").mix_dict == {"ko": 0.5, "en": 0.5}
@@ -94,6 +101,12 @@ def test_totals():
         parse_total("lots", "tokens")
     with pytest.raises(ConfigError, match="--tokenizer"):
         BalanceConfig(by="tokens")
+
+
+@pytest.mark.parametrize("by", ["bytes", "tokens"])
+def test_a_total_too_large_for_a_number_is_a_config_error(by):
+    with pytest.raises(ConfigError, match="--total: cannot read"):
+        parse_total("9" * 400, by)
 
 
 def test_interleave_texts_matches_a_take():

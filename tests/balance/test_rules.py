@@ -95,6 +95,14 @@ def test_bad_values_are_config_errors(changes, message):
     assert "--rule" in e.value.hint
 
 
+@pytest.mark.parametrize("changes", [{"max_chars": "inf"}, {"min_mean_line_chars": float("inf")},
+                                     {"max_symbol_word_ratio": "1e400"}])
+def test_infinite_thresholds_are_config_errors(changes):
+    with pytest.raises(ConfigError, match="must be a finite number, not inf") as e:
+        RulesConfig(**changes)
+    assert "off" in e.value.hint
+
+
 def test_text_values_from_toml_or_flags_are_parsed():
     cfg = RulesConfig(min_chars="20", max_dup_line_frac="0.25", max_jamo_frac="off", max_chars="None")
     assert (cfg.min_chars, cfg.max_dup_line_frac, cfg.max_jamo_frac, cfg.max_chars) == (20, 0.25, None, None)

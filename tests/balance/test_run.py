@@ -181,3 +181,53 @@ def test_a_scan_for_bytes_is_not_reused_for_tokens(clean, tmp_path):
 def test_tokens_without_a_tokenizer_file_is_a_clear_error(clean, tmp_path):
     with pytest.raises(DataError, match="tokenizer.json not found"):
         run(BalanceConfig(input=clean, output=str(tmp_path / "m"), by="tokens", tokenizer=str(tmp_path / "none")))
+
+
+def _gecko(*args: str):
+    """Run gecko in a fresh process, as a user would."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "GECKO_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "gecko_cli", *args], capture_output=True, text=True,
+                          env={**env, "NO_COLOR": "1"}, timeout=120)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--max-epochs", "nan"], "--max-epochs must be a finite number, not nan"),
+    (["--max-epochs", "inf"], "--max-epochs must be a finite number, not inf"),
+    (["--mix", "ko=nan,en=1"], "--mix: the share of ko is nan, not a finite number"),
+])
+def test_non_finite_values_stop_balance_before_any_work(clean, tmp_path, flags, message):
+    done = _gecko("balance", clean, str(tmp_path / "m"), *flags)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[0] == f"error: {message}" and "hint: " in done.stderr
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("content", [b"{bad", b"", b'{"version": "1.0", "model": {"type": "BPE", "vocab"', b'{"a": 1}',
+                                     None])
+def test_bad_tokenizer_stops_balance_before_the_scan(clean, tmp_path, content):
+    tok = tmp_path / "tok"
+    tok.mkdir()
+    if content is None:
+        (tok / "tokenizer.json").mkdir()
+    else:
+        (tok / "tokenizer.json").write_bytes(content)
+    with pytest.raises(DataError, match="tokenizer.json: not a readable tokenizer"):
+        run(BalanceConfig(input=clean, output=str(tmp_path / "m"), by="tokens", tokenizer=str(tok), apply_rules=False))
+    assert not (tmp_path / "m").exists()
+    done = _gecko("balance", clean, str(tmp_path / "m"), "--by", "tokens", "--tokenizer", str(tok), "--dry-run")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "not a readable tokenizer" in done.stderr.splitlines()[0]
+
+
+def test_unfinished_train_tokenizer_folder_is_refused(clean, tmp_path):
+    folder = _byte_level_tokenizer(tmp_path / "tok")
+    (tmp_path / "tok" / "report.json").write_text("{}")  # train-tokenizer writes it; manifest.json comes last
+    cfg = BalanceConfig(input=clean, output=str(tmp_path / "m"), by="tokens", tokenizer=folder, apply_rules=False)
+    with pytest.raises(DataError, match="unfinished `gecko train-tokenizer` run"):
+        run(cfg)
+    assert not (tmp_path / "m").exists()
+    (tmp_path / "tok" / "manifest.json").write_text(json.dumps({"stage": "train-tokenizer", "shards": []}))
+    assert run(cfg).complete

@@ -263,3 +263,32 @@ def test_self_check_all_164_reference_solutions_pass(problems):
     assert result.counts == {"passed": 164, "failed": 0, "timeout": 0, "error": 0}
     assert result.pass_at_k == {1: 1.0}
     assert wall < 30, f"self-check took {wall:.1f} s"
+
+
+# --- settings ------------------------------------------------------------------------------------------------------
+
+
+def _gecko(*args: str, cwd=None):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "GECKO_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "gecko_cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**env, "NO_COLOR": "1"}, timeout=120)
+
+
+@pytest.mark.parametrize("flag, value", [("--timeout-s", "nan"), ("--timeout-s", "inf"), ("--temperature", "nan"),
+                                         ("--temperature", "inf")])
+def test_non_finite_generation_settings_stop_eval_before_it_runs(tmp_path, flag, value):
+    done = _gecko("eval", "--suite", "humaneval", "--self-check", flag, value, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[0] == f"error: {flag} must be a finite number, not {value}"
+    assert "hint: " in done.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_non_finite_timeout_in_a_config_file_stops_eval(tmp_path):
+    (tmp_path / "c.toml").write_text("[eval]\ntimeout_s = nan\n")
+    done = _gecko("eval", "--suite", "humaneval", "--self-check", "--config", "c.toml", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[0] == "error: c.toml: [eval] timeout_s = nan is not a finite number"

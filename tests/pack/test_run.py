@@ -252,3 +252,43 @@ def test_cli_user_errors(mixed, tmp_path):
     done = gecko("pack", mixed, "packed", "--seq-len", "1", "--tokenizer", "x")
     assert done.returncode == 1 and "--seq-len must be at least 2" in done.stderr
     assert gecko("pack", "--strategy", "random").returncode == 2
+
+
+@pytest.mark.parametrize("content", [b"{bad", b"", b'{"version": "1.0", "model": {"type": "BPE", "vocab"', b'{"a": 1}',
+                                     b"\xff\xfe", None])
+def test_unreadable_tokenizer_is_a_clear_error(mixed, tmp_path, content):
+    tok = tmp_path / "tok"
+    tok.mkdir()
+    if content is None:
+        (tok / "tokenizer.json").mkdir()
+    else:
+        (tok / "tokenizer.json").write_bytes(content)
+    with pytest.raises(DataError, match="tokenizer.json: not a readable tokenizer"):
+        run(PackConfig(input=mixed, output=str(tmp_path / "p"), tokenizer=str(tok)))
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("mark", ["report.json", "report.md", ".gecko-work"])
+def test_unfinished_train_tokenizer_folder_is_refused(mixed, tok_dir, tmp_path, mark):
+    import shutil
+
+    folder = tmp_path / "tok"
+    shutil.copytree(tok_dir, folder)  # tokenizer.json and the two transformers files, as train-tokenizer saves them
+    (folder / mark).mkdir() if mark.startswith(".") else (folder / mark).write_text("{}")
+    cfg = PackConfig(input=mixed, output=str(tmp_path / "p"), tokenizer=str(folder), seq_len=64)
+    for tokenizer in (str(folder), str(folder / "tokenizer.json")):
+        with pytest.raises(DataError, match=f"unfinished `gecko train-tokenizer` run \\({mark} but no manifest.json\\)"):
+            run(dataclasses.replace(cfg, tokenizer=tokenizer))
+    assert not (tmp_path / "p").exists()
+    (folder / "manifest.json").write_text(json.dumps({"stage": "train-tokenizer", "shards": []}))
+    assert run(cfg).complete
+
+
+def test_a_plain_huggingface_tokenizer_folder_is_accepted(mixed, tok_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    shutil.copy(os.path.join(tok_dir, "tokenizer.json"), folder / "tokenizer.json")
+    (folder / "config.json").write_text("{}")  # other files of a model folder do not matter
+    assert run(PackConfig(input=mixed, output=str(tmp_path / "p"), tokenizer=str(folder), seq_len=64)).complete

@@ -1,5 +1,8 @@
+import math
+
 import pytest
 
+from gecko_cli.config import merge
 from gecko_cli.errors import ConfigError
 from gecko_cli.pretrain.config import PretrainConfig
 from gecko_cli.pretrain.data import batch_shape
@@ -71,10 +74,43 @@ def test_presets_and_overrides():
 def test_counts_and_config_checks():
     assert parse_count("4M", "--batch-tokens") == 4 * 2**20
     assert parse_count("64K", "x") == 65536 and parse_count("2048", "x") == 2048
-    for bad in ("4MB", "0", "1.5", "lots"):
+    for bad in ("4MB", "1.5", "lots", "nan", "inf", "9" * 400):
         with pytest.raises(ConfigError, match="whole count"):
             parse_count(bad, "--batch-tokens")
+    with pytest.raises(ConfigError, match="--batch-tokens must be positive, not 0"):
+        parse_count("0", "--batch-tokens")
     with pytest.raises(ConfigError, match="--steps must be at least 1"):
         PretrainConfig(steps=0)
     with pytest.raises(ConfigError, match="--mesh"):
         PretrainConfig(mesh="2y2")
+
+
+@pytest.mark.parametrize("name, flag", [("lr", "--lr"), ("final_lr_ratio", "--final-lr-ratio"),
+                                        ("weight_decay", "--weight-decay"), ("clip_norm", "--clip-norm"),
+                                        ("z_loss", "--z-loss"), ("peak_flops", "--peak-flops")])
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_float_settings_must_be_finite(name, flag, value):
+    with pytest.raises(ConfigError, match=f"^{flag} must be a finite number, not {value}$"):
+        merge(PretrainConfig, "pretrain", {}, {name: value}, explicit={name})
+
+
+def test_non_finite_learning_rate_stops_pretrain_before_it_starts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "GECKO_DEBUG"}
+
+    def gecko(*args):
+        return subprocess.run([sys.executable, "-m", "gecko_cli", *args], capture_output=True, text=True, cwd=tmp_path,
+                              env={**env, "NO_COLOR": "1"}, timeout=120)
+
+    for value in ("nan", "inf"):
+        done = gecko("pretrain", "packed", "run", "--lr", value)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.splitlines()[0] == f"error: --lr must be a finite number, not {value}"
+    (tmp_path / "c.toml").write_text("[pretrain]\nb2 = inf\n")
+    done = gecko("pretrain", "packed", "run", "--config", "c.toml")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[0] == "error: c.toml: [pretrain] b2 = inf is not a finite number"
+    assert not (tmp_path / "run").exists()

@@ -9,7 +9,7 @@ import zstandard
 
 from gecko_cli.errors import ConfigError, DataError
 from gecko_cli.tokenizer.config import TokenizerConfig
-from gecko_cli.tokenizer.run import train_tokenizer
+from gecko_cli.tokenizer.run import tokenizer_report, train_tokenizer
 from helpers import CORPUS, write_jsonl
 
 
@@ -84,3 +84,93 @@ def test_cli_errors_and_report(mixed, tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["round_trip"]["failures"] == 0
     assert os.path.exists(tmp_path / "tok" / "manifest.json")
+
+
+def _gecko(*args: str, cwd=None):
+    env = {k: v for k, v in os.environ.items() if k != "GECKO_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "gecko_cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**env, "NO_COLOR": "1"}, timeout=120)
+
+
+def _user_error(done) -> str:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "hint: " in done.stderr
+    return done.stderr.splitlines()[0]
+
+
+def test_compare_files_are_checked_before_training(mixed, tmp_path):
+    out = tmp_path / "tok"
+    with pytest.raises(DataError, match="nonexistent.model: no such file"):
+        train_tokenizer(_cfg(mixed, tmp_path, compare=(str(tmp_path / "nonexistent.model"),)))
+    (tmp_path / "empty.tiktoken").write_bytes(b"")
+    with pytest.raises(DataError, match="empty.meta.json is missing"):
+        train_tokenizer(_cfg(mixed, tmp_path, compare=(str(tmp_path / "empty.tiktoken"),)))
+    assert not out.exists()
+    line = _user_error(_gecko("train-tokenizer", mixed, str(out), "--vocab", "700", "--compare", "/nonexistent.model"))
+    assert line == "error: /nonexistent.model: no such file"
+    assert not out.exists()
+
+
+def test_a_run_killed_after_saving_leaves_a_folder_the_stages_refuse(mixed, tmp_path):
+    from gecko_cli.tokenizer.folder import load_tokenizer
+    from helpers import kill_when
+
+    out = tmp_path / "tok"
+    cmd = [sys.executable, "-m", "gecko_cli", "-q", "train-tokenizer", mixed, str(out), "--vocab", "700",
+           "--heldout-fraction", "0.1"]
+    assert kill_when(cmd, str(out / "tokenizer.json")), "the run finished before it could be killed"
+    assert not (out / "manifest.json").exists()
+    with pytest.raises(DataError, match="unfinished `gecko train-tokenizer` run"):
+        load_tokenizer(str(out))
+    line = _user_error(_gecko("pack", mixed, str(tmp_path / "packed"), "--tokenizer", str(out)))
+    assert "unfinished `gecko train-tokenizer` run" in line
+    assert not (tmp_path / "packed").exists()
+    assert train_tokenizer(_cfg(mixed, tmp_path, overwrite=True)).report  # a rerun finishes the folder
+    assert not (out / ".gecko-work").exists()
+    tok, _ = load_tokenizer(str(out))
+    assert tok.get_vocab_size() == 700
+
+
+@pytest.fixture(scope="module")
+def tok_folder(tmp_path_factory):
+    """A tokenizer folder as HuggingFace tools write one: tokenizer.json and its configs, no gecko files."""
+    from gecko_cli.tokenizer.trainer import TrainSpec, save, train
+
+    folder = str(tmp_path_factory.mktemp("hf-tok"))
+    save(train(lambda: iter([d["text"] for d in _docs(20)]), TrainSpec(vocab=600, min_frequency=1)), folder)
+    return folder
+
+
+@pytest.mark.parametrize("content", [b"{bad", b"", b'{"version": "1.0", "model": {"type": "BPE", "vocab"', b'{"a": 1}',
+                                     None])
+def test_tokenizer_report_on_an_unreadable_tokenizer(mixed, tmp_path, content):
+    tok = tmp_path / "bad"
+    tok.mkdir()
+    if content is None:
+        (tok / "tokenizer.json").mkdir()
+    else:
+        (tok / "tokenizer.json").write_bytes(content)
+    with pytest.raises(DataError, match="tokenizer.json: not a readable tokenizer"):
+        tokenizer_report(str(tok), mixed, (), 10_000)
+    line = _user_error(_gecko("tokenizer-report", str(tok), "--data", mixed))
+    assert "tokenizer.json: not a readable tokenizer" in line
+
+
+@pytest.mark.parametrize("line, message", [
+    (b"not json\n", "JSON"),
+    (b'{"text": 5}\n', "'text'"),
+    (b'{"text": "bad \xff byte"}\n', "UTF-8"),
+])
+def test_tokenizer_report_stops_at_a_bad_record_unless_told_to_skip(tok_folder, tmp_path, line, message):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.jsonl").write_bytes(b'{"text": "hello world, this is fine"}\n' + line + b'{"text": "and so is this"}\n')
+    with pytest.raises(DataError, match=f"a.jsonl:2: .*{message}"):
+        tokenizer_report(tok_folder, str(data), (), 10_000)
+    done = _gecko("tokenizer-report", tok_folder, "--data", str(data))
+    assert _user_error(done).startswith(f"error: {data / 'a.jsonl'}:2: ")
+    assert "--on-bad-record skip" in done.stderr
+    report = tokenizer_report(tok_folder, str(data), (), 10_000, on_bad="skip")
+    assert report["round_trip"]["failures"] == 0
+    done = _gecko("tokenizer-report", tok_folder, "--data", str(data), "--on-bad-record", "skip", "--json")
+    assert done.returncode == 0, done.stderr

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
 from gecko_cli.balance.rules import RulesConfig
-from gecko_cli.config import ShardStage, choice, output_settings
+from gecko_cli.config import PARSES_TEXT, ShardStage, choice, output_settings
 from gecko_cli.errors import ConfigError
 
 PHASES = ("scan", "plan", "scatter", "gather")
@@ -42,10 +43,10 @@ class BalanceConfig(ShardStage):
 
     input: str = "clean"
     output: str = "mixed"
-    mix: tuple[tuple[str, float], ...] = DEFAULT_MIX
+    mix: tuple[tuple[str, float], ...] = field(default=DEFAULT_MIX, metadata={PARSES_TEXT: True})
     by: str = "bytes"
     tokenizer: str | None = None
-    total: float | None = None
+    total: float | None = field(default=None, metadata={PARSES_TEXT: True})
     max_epochs: float = 4.0
     best_effort: bool = False
     relabel: bool = False
@@ -116,13 +117,17 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
 
 
 def check_mix(mix: dict[str, float]) -> None:
-    """A mix names known languages once each, with non-negative shares summing to 1."""
+    """A mix names known languages once each, with finite, non-negative shares summing to 1."""
     if not mix:
         raise ConfigError("--mix is empty", hint="write it like ko=0.35,en=0.28,code=0.37")
     unknown = [n for n in mix if n not in MIX_LANGS]
     if unknown:
         raise ConfigError(f"--mix names an unknown language {unknown[0]!r}",
                           hint=f"languages are {', '.join(MIX_LANGS)}")
+    odd = [n for n, s in mix.items() if isinstance(s, bool) or not isinstance(s, int | float) or not math.isfinite(s)]
+    if odd:
+        raise ConfigError(f"--mix: the share of {odd[0]} is {mix[odd[0]]!r}, not a finite number",
+                          hint="write it like ko=0.35,en=0.28,code=0.37")
     if any(s < 0 for s in mix.values()):
         raise ConfigError("--mix shares must not be negative")
     total = sum(mix.values())

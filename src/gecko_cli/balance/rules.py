@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gecko_cli.config import PARSES_TEXT
 from gecko_cli.errors import ConfigError
 
 LANGS = ("ko", "en", "code")
@@ -34,7 +35,7 @@ _Tests = tuple[tuple[str, "Callable[[Doc], bool]"], ...]
 
 
 def _limit(default: float | None, kind: str):
-    return field(default=default, metadata={"kind": kind})
+    return field(default=default, metadata={"kind": kind, PARSES_TEXT: True})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +114,8 @@ def _validated(name: str, value, kind: str):
         raise ConfigError(f"rule setting {name} cannot be off", hint=hint)
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise ConfigError(f"rule setting {name} = {value!r} is not a number", hint=hint)
+    if math.isinf(value):
+        raise ConfigError(f"rule setting {name} must be a finite number, not {value}", hint=hint)
     lo, hi, text = _RANGES[kind]
     if not lo <= value <= hi:
         raise ConfigError(f"rule setting {name} must be {text}, not {value}", hint=hint)

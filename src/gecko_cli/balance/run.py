@@ -35,6 +35,8 @@ class BalanceReport:
 def run(cfg: BalanceConfig) -> BalanceReport:
     """Run balance as configured; returns a report (the output folder is written as a side effect)."""
     check_hosts(cfg.num_hosts, cfg.host_index)
+    if cfg.by == "tokens":
+        shuffle.load_tokenizer(cfg)  # a bad tokenizer stops the run before the scan, not after it
     inputs = discover(cfg.input, cfg.exclude)
     if cfg.dry_run:
         return _dry_run(cfg, inputs)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,7 +22,6 @@ from gecko_cli import schemas
 from gecko_cli.balance import core, mixture
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import COPY, KEY, SCAN_META, Work
-from gecko_cli.errors import DataError, DependencyError
 from gecko_cli.shards import ShardWriter, open_shard
 
 #: Text per record batch of an output shard.
@@ -35,16 +33,16 @@ def load_meta(work: Work, n_units: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=SCAN_META)
 
 
+def load_tokenizer(cfg: BalanceConfig):
+    """The tokenizer of --by tokens, checked (complete, readable) before any work and loaded again to plan."""
+    from gecko_cli.tokenizer.folder import load_tokenizer as load
+
+    return load(cfg.tokenizer, hint="pass --tokenizer with the folder that `gecko train-tokenizer` wrote")[0]
+
+
 def tokens_per_byte(cfg: BalanceConfig, samples: list[dict]) -> dict[str, float]:
     """Tokens per byte of each language, from the scanned samples and the tokenizer."""
-    try:
-        from tokenizers import Tokenizer
-    except ImportError:
-        raise DependencyError("--by tokens needs the `tokenizers` package", hint="pip install tokenizers") from None
-    path = cfg.tokenizer if cfg.tokenizer.endswith(".json") else os.path.join(cfg.tokenizer, "tokenizer.json")
-    if not os.path.exists(path):
-        raise DataError(f"{path} not found", hint="pass the folder that `gecko train-tokenizer` wrote")
-    tok = Tokenizer.from_file(path)
+    tok = load_tokenizer(cfg)
     out = {}
     for lang in core.LANG_NAMES:
         texts = [t for s in samples for t in s.get(lang, [])]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 
 from gecko_cli.errors import ConfigError
@@ -19,9 +20,10 @@ def parse_total(text: str | float, by: str) -> float:
     if by == "bytes":
         return float(parse_bytes(text, "--total"))
     m = _COUNT.match(text)
-    if not m:
+    value = float(m.group(1)) * _COUNT_FACTORS[m.group(2).lower()] if m else math.nan
+    if not math.isfinite(value):
         raise ConfigError(f"--total: cannot read {text!r} as a number of tokens", hint="write it like 200B, 1.5T or 300M")
-    return float(m.group(1)) * _COUNT_FACTORS[m.group(2).lower()]
+    return value
 
 
 def rules_config(cfg, items: list[str]):

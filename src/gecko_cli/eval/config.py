@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gecko_cli.config import at_least
 from gecko_cli.errors import ConfigError
 
 SUITES = ("kmmlu", "mmlu", "humaneval", "bpb")
@@ -62,9 +63,7 @@ class EvalConfig:
             raise ConfigError(f"--sandbox must be one of {', '.join(SANDBOXES)}, not {self.sandbox!r}")
         if self.self_check and set(self.suites) != {"humaneval"}:
             raise ConfigError("--self-check runs HumanEval's reference solutions: use it with --suite humaneval alone")
-        for name in ("batch_size", "samples", "max_new_tokens", "workers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        at_least(self, 1, ("batch_size", "samples", "max_new_tokens", "workers"))
         if self.num_fewshot < 0 or (self.limit is not None and self.limit < 1):
             raise ConfigError("--num-fewshot must be 0 or more and --limit at least 1")
         if self.temperature < 0 or self.timeout_s <= 0:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from gecko_cli.config import ShardStage, choice, output_settings
@@ -46,11 +45,6 @@ class PackConfig(ShardStage):
             raise ConfigError(f"--val-fraction must be in [0, 1), not {self.val_fraction}")
         if self.keep_dropped is not None:
             raise ConfigError("gecko pack drops no documents: --keep-dropped does not apply")
-
-    @property
-    def tokenizer_file(self) -> str:
-        path = self.tokenizer
-        return path if path.endswith(".json") else os.path.join(path, "tokenizer.json")
 
     def output_settings(self) -> dict:
         """The settings that decide the output bytes (the tokenizer enters the fingerprint by its contents)."""

@@ -30,7 +30,7 @@ class PackReport:
 def run(cfg: PackConfig) -> PackReport:
     """Run pack as configured; returns a report (the output folder is written as a side effect)."""
     check_hosts(cfg.num_hosts, cfg.host_index)
-    info = tokenizer_info(cfg.tokenizer_file)
+    info = tokenizer_info(cfg.tokenizer)
     inputs = discover(cfg.input, cfg.exclude)
     fp = fingerprint({"settings": cfg.output_settings(), "tokenizer": info.fingerprint,
                       "inputs": [[f.relpath, f.size] for f in inputs]})

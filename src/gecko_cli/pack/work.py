@@ -69,18 +69,17 @@ def _load(path: str, fingerprint: str):
 
 
 def tokenizer_info(path: str) -> TokenizerInfo:
-    """Check the tokenizer file before any work starts: readable, LLaMA layout, ids that fit the token type."""
-    from tokenizers import Tokenizer
+    """Check the tokenizer before any work starts: a complete folder, readable, LLaMA layout, ids that fit the
+    token type.
+
+    Args:
+        path: the tokenizer folder or its tokenizer.json (--tokenizer).
+    """
+    from gecko_cli.tokenizer.folder import load_tokenizer, tokenizer_file
 
     hint = "pass --tokenizer with the folder that `gecko train-tokenizer` wrote"
-    if not os.path.exists(path):
-        raise DataError(f"{path} not found", hint=hint)
-    try:
-        with open(path, "rb") as fh:
-            blob = fh.read()
-        tok = Tokenizer.from_str(blob.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, Exception) as e:  # tokenizers raises plain Exception on bad JSON
-        raise DataError(f"{path}: not a readable tokenizer ({str(e).splitlines()[0][:200]})", hint=hint) from None
+    tok, blob = load_tokenizer(path, hint)
+    path = tokenizer_file(path)
     bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
     if bos is None or eos is None:
         raise DataError(f"{path}: the tokenizer has no <s> and </s> tokens", hint=hint)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from gecko_cli.config import choice
+from gecko_cli.config import at_least, choice
 from gecko_cli.errors import ConfigError
 from gecko_cli.pretrain.mesh import parse_mesh
 from gecko_cli.pretrain.model_config import PRESETS, parse_overrides
@@ -89,12 +89,8 @@ class PretrainConfig:
         choice("--attention", self.attention, IMPLEMENTATIONS)
         parse_overrides(self.model_args)
         parse_mesh(self.mesh)
-        for name in ("batch_tokens", "steps", "checkpoint_every", "keep_checkpoints", "log_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
-        for name in ("micro_batch", "warmup_steps", "eval_every", "eval_rows"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, not {getattr(self, name)}")
+        at_least(self, 1, ("batch_tokens", "steps", "checkpoint_every", "keep_checkpoints", "log_every"))
+        at_least(self, 0, ("micro_batch", "warmup_steps", "eval_every", "eval_rows"))
         if self.lr <= 0 or not 0 <= self.final_lr_ratio <= 1:
             raise ConfigError("--lr must be positive and --final-lr-ratio within [0, 1]")
         if not (0 <= self.b1 < 1 and 0 <= self.b2 < 1) or self.eps <= 0 or self.weight_decay < 0:

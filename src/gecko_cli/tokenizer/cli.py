@@ -67,6 +67,7 @@ def tokenizer_report(
     data: Annotated[str, typer.Option(help="Documents to measure on (a shard folder or input files).")],
     compare: Annotated[Optional[str], typer.Option(help="Reference tokenizers, comma-separated.")] = None,
     max_bytes: Annotated[str, typer.Option(help="Most text to measure on.")] = "20MB",
+    on_bad_record: o.OnBadRecord = o.OnBad(C.on_bad_record),
     json_out: o.JsonOut = False,
 ) -> None:
     """Efficiency table of a tokenizer on any documents, beside other tokenizers: tokens per 1,000 characters
@@ -79,5 +80,5 @@ def tokenizer_report(
     from gecko_cli.units import parse_bytes
 
     refs = tuple(p.strip() for p in (compare or "").split(",") if p.strip())
-    report = run(path, data, refs, parse_bytes(max_bytes, "--max-bytes"))
+    report = run(path, data, refs, parse_bytes(max_bytes, "--max-bytes"), on_bad=on_bad_record.value)
     result(json.dumps(report, ensure_ascii=False) if json_out else report_markdown(report))

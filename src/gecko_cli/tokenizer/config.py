@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from gecko_cli.config import choice, output_settings
+from gecko_cli.config import at_least, choice, output_settings
 from gecko_cli.errors import ConfigError
 
 #: Ids 0..258 hold <unk>, <s>, </s> and the 256 byte tokens; a vocabulary needs room for learned tokens too.
@@ -60,9 +60,8 @@ class TokenizerConfig:
                               hint="use at most 65535")
         if not 0 < self.heldout_fraction < 0.5:
             raise ConfigError(f"--heldout-fraction must be between 0 and 0.5, not {self.heldout_fraction}")
-        for name in ("max_token_chars", "min_frequency", "sample_bytes", "heldout_bytes"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        at_least(self, 2, ("max_token_chars",))  # a token of one character is not learned: it is in the alphabet
+        at_least(self, 1, ("min_frequency", "sample_bytes", "heldout_bytes"))
         choice("--on-bad-record", self.on_bad_record, ("error", "skip"))
         if os.path.abspath(self.input) == os.path.abspath(self.output):
             raise ConfigError("the output folder must differ from the input folder")

@@ -161,16 +161,10 @@ def _load_tiktoken(path: str) -> Encoder:
 
 
 def _load_tokenizer_json(path: str) -> Encoder:
-    try:
-        from tokenizers import Tokenizer
-    except ImportError as e:
-        raise DependencyError("tokenizers is not installed; it is needed to load tokenizer.json",
-                              hint="pip install tokenizers") from e
-    try:
-        tokenizer = Tokenizer.from_file(path)
-    except Exception as e:  # tokenizers raises a bare Exception for a malformed file
-        raise DataError(f"{path}: not a readable tokenizer.json ({e})",
-                        hint="pass a file written by tokenizers' Tokenizer.save or by `gecko train-tokenizer`") from e
+    from gecko_cli.tokenizer.folder import read_tokenizer
+
+    tokenizer, _ = read_tokenizer(path, hint="pass a file written by tokenizers' Tokenizer.save or by "
+                                             "`gecko train-tokenizer`")
     return HFEncoder(_name_of(path), tokenizer)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 
@@ -19,8 +20,10 @@ from gecko_cli.shards import (
     write_bytes_atomic,
     write_manifest,
 )
+from gecko_cli.stage import WORK_DIR
 from gecko_cli.tokenizer import sample as sampling
 from gecko_cli.tokenizer.config import TokenizerConfig
+from gecko_cli.tokenizer.folder import load_tokenizer, read_tokenizer, tokenizer_file
 
 #: Texts every tokenizer must round-trip besides the held-out documents: emoji, rare Hanja, control
 #: characters, mixed scripts, white space of every kind, and text that looks like a byte token.
@@ -39,9 +42,13 @@ class TokenizerReport:
 
 
 def train_tokenizer(cfg: TokenizerConfig) -> TokenizerReport:
-    """Train the tokenizer on a sample of the input, check it on held-out documents and write its folder."""
-    from gecko_cli.tokenizer import trainer
+    """Train the tokenizer on a sample of the input, check it on held-out documents and write its folder.
 
+    While it runs, the folder holds a `.gecko-work/` marker; manifest.json, written last, marks it complete.
+    """
+    from gecko_cli.tokenizer import refs, trainer
+
+    references = [refs.load(p) for p in cfg.compare]  # a bad --compare path stops the run before any work
     files = discover(cfg.input, cfg.exclude)
     fp = fingerprint({"settings": cfg.output_settings(), "inputs": [[f.relpath, f.size] for f in files]})
     if _prepare(cfg, fp):
@@ -70,9 +77,9 @@ def train_tokenizer(cfg: TokenizerConfig) -> TokenizerReport:
     if not drawn.heldout:
         raise DataError(f"{cfg.input}: no document was held out for the checks",
                         hint="give it more documents, or raise --heldout-fraction")
-    os.makedirs(cfg.output, exist_ok=True)
+    os.makedirs(os.path.join(cfg.output, WORK_DIR), exist_ok=True)
     trainer.save(tok, cfg.output)
-    report = build_report(cfg.output, drawn.heldout, cfg.compare)
+    report = build_report(cfg.output, drawn.heldout, references)
     report["training"] = {"seconds": round(seconds, 3), "bytes_by_lang": drawn.train_bytes, "documents": drawn.train_docs,
                           "target_mix": mix, "heldout_documents": len(drawn.heldout),
                           "heldout_bytes": drawn.heldout_bytes}
@@ -83,22 +90,22 @@ def train_tokenizer(cfg: TokenizerConfig) -> TokenizerReport:
                                 "fingerprint": fp, "config": {"input": cfg.input, **cfg.output_settings()},
                                 "inputs": [{"path": f.relpath, "bytes": f.size} for f in files],
                                 "shards": [], "files": list(FILES), "stats": {"training": report["training"]}})
+    shutil.rmtree(os.path.join(cfg.output, WORK_DIR), ignore_errors=True)
     return TokenizerReport(cfg.output, report)
 
 
-def build_report(folder: str, docs: list[tuple[str, str]], compare: tuple[str, ...]) -> dict:
-    """Checks and efficiency of the tokenizer in `folder` on documents, beside the `compare` tokenizers."""
-    from tokenizers import Tokenizer
-
+def build_report(path: str, docs: list[tuple[str, str]], references: list) -> dict:
+    """Checks and efficiency of the tokenizer at `path` (a folder or its tokenizer.json) on documents, beside
+    the `references` (encoders loaded by `refs.load`)."""
     from gecko_cli.tokenizer import checks, efficiency, refs
 
-    tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
-    encoders = [refs.load(p) for p in compare] + [refs.load(folder)]
+    tok, _ = read_tokenizer(tokenizer_file(path))
+    encoders = [*references, refs.load(path)]
     result = efficiency.measure(encoders, docs)
     return {"round_trip": checks.round_trip(tok, [*(t for _, t in docs), *TRICKY]),
             "single_tokens": checks.single_tokens(tok),
             "composition": checks.composition(tok), "efficiency": result,
-            "efficiency_table": efficiency.markdown(result, reference=encoders[0].name if compare else None)}
+            "efficiency_table": efficiency.markdown(result, reference=encoders[0].name if references else None)}
 
 
 def _write_report(folder: str, report: dict) -> None:
@@ -134,7 +141,7 @@ def _prepare(cfg: TokenizerConfig, fp: str) -> bool:
         if not cfg.overwrite:
             raise ConfigError(f"{out} holds another tokenizer (other settings or inputs)",
                               hint="pass --overwrite to replace it, or choose another output folder")
-    elif os.path.isdir(out) and any(n in FILES for n in os.listdir(out)) and not cfg.overwrite:
+    elif os.path.isdir(out) and any(n in (*FILES, WORK_DIR) for n in os.listdir(out)) and not cfg.overwrite:
         raise ConfigError(f"{out} holds tokenizer files from an unfinished or foreign run",
                           hint="pass --overwrite to replace them, or choose another output folder")
     elif os.path.isdir(out) and os.listdir(out) and not cfg.overwrite:
@@ -142,17 +149,25 @@ def _prepare(cfg: TokenizerConfig, fp: str) -> bool:
     for name in (MANIFEST, *FILES):
         if os.path.exists(os.path.join(out, name)):
             os.remove(os.path.join(out, name))
+    shutil.rmtree(os.path.join(out, WORK_DIR), ignore_errors=True)
     return False
 
 
-def tokenizer_report(path: str, data: str, compare: tuple[str, ...], max_bytes: int) -> dict:
+def tokenizer_report(path: str, data: str, compare: tuple[str, ...], max_bytes: int, on_bad: str = "error") -> dict:
     """Checks and efficiency of the tokenizer at `path` (a folder or its tokenizer.json) on the documents of
-    `data` (up to `max_bytes` of text, in file order), beside the `compare` tokenizers."""
-    from gecko_cli.balance.langid import detect
+    `data` (up to `max_bytes` of text, in file order), beside the `compare` tokenizers.
 
+    The tokenizers are checked before any document is read. A bad record stops the report with an error naming
+    its file and line, unless `on_bad` is "skip".
+    """
+    from gecko_cli.balance.langid import detect
+    from gecko_cli.tokenizer import refs
+
+    load_tokenizer(path)
+    references = [refs.load(p) for p in compare]
     docs, used = [], 0
     for f in discover(data):
-        for batch in iter_records(f, want_table=True, on_bad="skip"):
+        for batch in iter_records(f, want_table=True, on_bad=on_bad):
             for text, lang in zip(batch.texts, batch.table[schemas.LANG].to_pylist()):
                 if text and used < max_bytes:
                     docs.append((lang or detect(text), text))
@@ -161,7 +176,4 @@ def tokenizer_report(path: str, data: str, compare: tuple[str, ...], max_bytes: 
             break
     if not docs:
         raise DataError(f"{data}: no documents to measure", hint="pass a folder of documents with --data")
-    folder = path if os.path.isdir(path) else os.path.dirname(path) or "."
-    if not os.path.exists(os.path.join(folder, "tokenizer.json")):
-        raise DataError(f"{folder} has no tokenizer.json", hint="pass the folder that `gecko train-tokenizer` wrote")
-    return build_report(folder, docs, compare)
+    return build_report(path, docs, references)
