@@ -242,6 +242,17 @@ def test_missing_tensor_is_named(hf_dirs, tmp_path):
         _load(str(tmp_path), CFG)
 
 
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_unreadable_weight_file_is_named(hf_dirs, tmp_path, damage):
+    src = hf_dirs["untied"][0]
+    data = open(os.path.join(src, "model.safetensors"), "rb").read()
+    (tmp_path / "model.safetensors").write_bytes(os.urandom(500) if damage == "garbage" else data[: len(data) // 2])
+    (tmp_path / "config.json").write_text(open(os.path.join(src, "config.json")).read())
+    with pytest.raises(DataError, match="model.safetensors is not a readable safetensors file") as info:
+        _load(str(tmp_path), CFG)
+    assert "save_pretrained" in info.value.hint
+
+
 def test_missing_folder_and_files(tmp_path, hf_dirs):
     with pytest.raises(DataError, match="no HF model folder"):
         _load(str(tmp_path / "nope"), CFG)

@@ -40,10 +40,11 @@ class Checkpoints:
         args = ocp.args.Composite(state=ocp.args.StandardRestore(targets), meta=ocp.args.JsonRestore())
         try:
             restored = self.manager.restore(step, args=args)
-        except (ValueError, KeyError, FileNotFoundError) as e:
-            raise DataError(f"{self.folder}/{step}: cannot restore this checkpoint ({e})",
-                            hint="it was written by another model or gecko version; use another run folder "
-                            "or pass --overwrite to start afresh") from None
+        except Exception as e:  # orbax and TensorStore raise bare Exceptions for damaged or foreign files
+            raise DataError(f"{self.folder}/{step}: cannot restore this checkpoint ({_first_line(e)})",
+                            hint=f"it is damaged, or was written for another model or gecko version: delete "
+                            f"{self.folder}/{step} to use the checkpoint before it, or use another run folder "
+                            f"(or --overwrite) to start afresh") from None
         return restored["state"], restored["meta"]
 
     def wait(self) -> None:
@@ -52,3 +53,15 @@ class Checkpoints:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def _first_line(error: BaseException, limit: int = 400) -> str:
+    """The first line of the message of the error's root cause (orbax wraps TensorStore's, which names the array
+    and what is wrong with its file), cut to `limit` characters."""
+    seen = set()
+    while id(error) not in seen and (error.__cause__ or error.__context__) is not None:
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    line = lines[0]
+    return line if len(line) <= limit else line[:limit] + "..."

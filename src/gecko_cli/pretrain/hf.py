@@ -16,7 +16,7 @@ from contextlib import ExitStack
 import jax
 import ml_dtypes  # noqa: F401  (registers numpy's "bfloat16", which safetensors' numpy backend asks for)
 import numpy as np
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
 from gecko_cli.console import log
 from gecko_cli.errors import ConfigError, DataError
@@ -55,7 +55,7 @@ def load_params(folder: str, cfg: ModelConfig, shardings: dict) -> dict:
     _check_tensors(table, where, cfg, folder)
     params: dict = {}
     with ExitStack() as stack:
-        handles = {path: stack.enter_context(safe_open(path, framework="numpy")) for path in set(where.values())}
+        handles = {path: stack.enter_context(_open(path)) for path in set(where.values())}
         for e in table:
             tensor = handles[where[e.hf_name]].get_slice(e.hf_name)
             if tuple(tensor.get_shape()) != e.hf_shape:
@@ -117,6 +117,15 @@ def _flag(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _open(path: str):
+    """safe_open(path) for numpy, a file that is not safetensors (damaged, truncated, another format) a DataError."""
+    try:
+        return safe_open(path, framework="numpy")
+    except (SafetensorError, OSError) as e:
+        raise DataError(f"{path} is not a readable safetensors file ({e})",
+                        hint="copy the model's weight files again, or re-save it with save_pretrained") from None
+
+
 def _weight_files(folder: str) -> dict[str, str]:
     """HF tensor name -> safetensors file that holds it."""
     index = os.path.join(folder, "model.safetensors.index.json")
@@ -129,7 +138,7 @@ def _weight_files(folder: str) -> dict[str, str]:
             raise DataError(f"{index} is not a safetensors index (no weight_map): {e}", hint=_HINT) from None
         where = {name: os.path.join(folder, file) for name, file in weight_map.items()}
     elif os.path.exists(single):
-        with safe_open(single, framework="numpy") as f:
+        with _open(single) as f:
             where = dict.fromkeys(f.keys(), single)
     else:
         found = ", ".join(sorted(os.listdir(folder))) or "nothing"
