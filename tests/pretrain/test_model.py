@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from gecko_cli.pretrain import attention as attn_mod
 from gecko_cli.pretrain import step as steplib
 from gecko_cli.pretrain.attention import attention, mask
 from gecko_cli.pretrain.model import Llama, apply_rope, rope_tables
@@ -33,12 +34,32 @@ def _reference(q, k, v, seg):
     return out
 
 
-@pytest.mark.parametrize("impl", ["einsum", "xla"])
+@pytest.mark.parametrize("impl", ["einsum", "xla", "online"])
 @pytest.mark.parametrize("with_segments", [True, False])
 def test_attention_matches_a_written_out_softmax(impl, with_segments):
     q, k, v = _qkv()
     seg = jnp.asarray([[1] * 5 + [2] * 4 + [3] * 3, [1] * 12]) if with_segments else None
     np.testing.assert_allclose(attention(q, k, v, seg, impl), _reference(q, k, v, seg), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("heads", [(4, 4), (4, 2), (4, 1)])
+@pytest.mark.parametrize("with_segments", [True, False])
+def test_online_attention_in_blocks_matches_a_written_out_softmax(monkeypatch, heads, with_segments):
+    # Blocks of 4 rows: 3 query blocks meet 1 to 3 key blocks, and with documents a row of the third document
+    # meets a whole key block of the first that it may not see (its weights there must be exactly zero).
+    monkeypatch.setattr(attn_mod, "ONLINE_BLOCK", 4)
+    assert attn_mod.online_blocks(12) == [(0, 4), (4, 8), (8, 12)]
+    q, k, v = _qkv(h=heads[0], k=heads[1], seed=3)
+    seg = jnp.asarray([[1] * 5 + [2] * 4 + [3] * 3, [1] * 2 + [2] * 10]) if with_segments else None
+    got = jax.jit(lambda q, k, v, s: attention(q, k, v, s, "online"))(q, k, v, seg)
+    np.testing.assert_allclose(got, _reference(q, k, v, seg), rtol=1e-5, atol=1e-5)
+
+
+def test_online_blocks_are_bounded_in_count():
+    assert attn_mod.online_blocks(256) == [(0, 256)]
+    assert attn_mod.online_blocks(1536) == [(lo, lo + 256) for lo in range(0, 1536, 256)]
+    assert len(attn_mod.online_blocks(8192)) == attn_mod.MAX_ONLINE_BLOCKS
+    assert attn_mod.online_blocks(1000) == [(0, 1000)]  # does not divide: one block
 
 
 def test_document_mask_isolates_documents():

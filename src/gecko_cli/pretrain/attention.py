@@ -34,6 +34,8 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, segment_ids: jax.Array |
         return _einsum(q, k, v, segment_ids)
     if impl == "xla":
         return jax.nn.dot_product_attention(q, k, v, mask=mask(segment_ids, q.shape[1]), implementation="xla")
+    if impl == "online":
+        return _online(q, k, v, segment_ids)
     if impl == "cudnn":
         return _cudnn(q, k, v, segment_ids)
     if impl == "splash":
@@ -79,6 +81,72 @@ def _einsum(q, k, v, segment_ids):
         outs.append(jnp.einsum(o_spec, probs, v[:, :hi]))
     out = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=1)
     return out.reshape(b, t, h, d)
+
+
+#: Block size of the online implementation: at least ONLINE_BLOCK rows, and at most MAX_ONLINE_BLOCKS blocks (each
+#: pair of blocks is its own einsums in the program, so the count bounds compile time).
+ONLINE_BLOCK = 256
+MAX_ONLINE_BLOCKS = 8
+
+
+def online_blocks(seq_len: int) -> list[tuple[int, int]]:
+    """(start, end) of the blocks the online implementation cuts a sequence into: ONLINE_BLOCK rows or more, at
+    most MAX_ONLINE_BLOCKS of them, or the whole sequence when it does not divide."""
+    size = ONLINE_BLOCK
+    while seq_len // size > MAX_ONLINE_BLOCKS:
+        size *= 2
+    if seq_len % size or seq_len <= size:
+        return [(0, seq_len)]
+    return [(lo, lo + size) for lo in range(0, seq_len, size)]
+
+
+def _online(q, k, v, segment_ids):
+    """The einsum attention for inference (forward only), with the softmax computed online, block by block (flash
+    attention's recurrence): each block of queries keeps its running row maximum, denominator and weighted sum of
+    values while it meets the key blocks from its own (the diagonal) back to the first, and is divided by the
+    denominator once at the end. No score matrix larger than a block pair is formed, and the blocks above the
+    diagonal are skipped. Masked scores are set to the float32 minimum: a row meets its own key first, so its
+    maximum is a real score and a masked key gets weight exp(min - max) = 0.
+
+    Against `einsum` (a softmax over each row of a query block, normalised before the values are summed), the
+    forward of the `small` preset at batch 8 x 1536 tokens took 10.5 instead of 15.5 CPU-seconds on 2 cores, of
+    which attention 1.1 instead of 6.0; its backward is not measured to be faster, so training keeps `einsum`."""
+    b, t, h, d = q.shape
+    kv = k.shape[2]
+    groups = h // kv
+    if groups == 1:
+        q_spec, o_spec = "bthd,bshd->bhts", "bhts,bshd->bhtd"
+    else:
+        q = q.reshape(b, t, kv, groups, d)
+        q_spec, o_spec = "btkgd,bskd->bkgts", "bkgts,bskd->bkgtd"
+    lowest = jnp.finfo(jnp.float32).min
+    blocks = online_blocks(t)
+    outs = []
+    for i, (lo, hi) in enumerate(blocks):
+        top = total = acc = None  # running row maximum, denominator and weighted sum of values
+        for klo, khi in reversed(blocks[: i + 1]):  # the diagonal block first
+            scores = jnp.einsum(q_spec, q[:, lo:hi], k[:, klo:khi], preferred_element_type=jnp.float32) / math.sqrt(d)
+            allowed = jnp.tril(jnp.ones((hi - lo, khi - klo), jnp.bool_)) if klo == lo else None
+            if segment_ids is not None:
+                same = segment_ids[:, lo:hi, None] == segment_ids[:, None, klo:khi]  # (B, q, s)
+                same = same[:, None] if groups == 1 else same[:, None, None]
+                allowed = same if allowed is None else allowed & same
+            if allowed is not None:
+                scores = jnp.where(allowed, scores, lowest)
+            new_top = scores.max(axis=-1) if top is None else jnp.maximum(top, scores.max(axis=-1))
+            weights = jnp.exp(scores - new_top[..., None])
+            summed = jnp.einsum(o_spec, weights.astype(v.dtype), v[:, klo:khi], preferred_element_type=jnp.float32)
+            if top is None:
+                total, acc = weights.sum(axis=-1), summed
+            else:
+                rescale = jnp.exp(top - new_top)
+                total = total * rescale + weights.sum(axis=-1)
+                acc = acc * rescale[..., None] + summed
+            top = new_top
+        outs.append(acc / total[..., None])  # (B, H, q, D) or (B, K, G, q, D)
+    out = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=-2)
+    out = jnp.moveaxis(out, -2, 1)  # (B, T, H, D) or (B, T, K, G, D)
+    return out.reshape(b, t, h, d).astype(v.dtype)
 
 
 def _cudnn(q, k, v, segment_ids):
