@@ -153,25 +153,34 @@ def gecko_worker(folder: str, questions_path: str, batch_size: int, result: str)
     dry_s = time.perf_counter() - t0
     compile_s, compile_events[:] = sum(compile_events), []
 
-    passes: list[tuple[int, int, int]] = []  # (rows, padded length, real tokens) of each forward pass
+    passes: list[tuple] = []  # (kind, rows, padded length, real tokens, seconds) of each forward pass
     run, prefix_caches, run_tails = scorer._run, scorer._prefix_caches, scorer._run_tails
     b = scorer.batch_size
 
+    def timed(fn, *args):  # the call's result, and its wall seconds until that result is ready
+        t = time.perf_counter()
+        out = jax.block_until_ready(fn(*args))
+        return out, time.perf_counter() - t
+
     def counted(group):
-        passes.append((scorer._rows(len(group)), max(scorer._bucket(len(it.tokens)) for it in group),
-                       sum(len(it.tokens) for it in group)))
-        return run(group)
+        out, sec = timed(run, group)
+        passes.append(("plain", scorer._rows(len(group)), max(scorer._bucket(len(it.tokens)) for it in group),
+                       sum(len(it.tokens) for it in group), round(sec, 3)))
+        return out
 
     def counted_prefixes(prefixes, pb):  # each shared prefix once, batch_size of them per pass
-        for start in range(0, len(prefixes), b):
-            part = prefixes[start:start + b]
-            passes.append((scorer._rows(len(part)), pb, sum(len(p) for p in part)))
-        return prefix_caches(prefixes, pb)
+        out, sec = timed(prefix_caches, prefixes, pb)
+        parts = [prefixes[start:start + b] for start in range(0, len(prefixes), b)]
+        for part in parts:  # their passes run back to back: the time is shared out by rows
+            passes.append(("prefix", scorer._rows(len(part)), pb, sum(len(p) for p in part),
+                           round(sec * scorer._rows(len(part)) / sum(scorer._rows(len(q)) for q in parts), 3)))
+        return out
 
     def counted_tails(cache, chunk, pb):  # each row's own tokens after its group's prefix
         rest = [len(it.tokens) - shared for it, _, shared in chunk]
-        passes.append((scorer._rows(len(chunk)), scorer._bucket(max(rest)), sum(rest)))
-        return run_tails(cache, chunk, pb)
+        out, sec = timed(run_tails, cache, chunk, pb)
+        passes.append(("tails", scorer._rows(len(chunk)), scorer._bucket(max(rest)), sum(rest), round(sec, 3)))
+        return out
 
     scorer._run, scorer._prefix_caches, scorer._run_tails = counted, counted_prefixes, counted_tails
     t0 = time.perf_counter()
@@ -181,8 +190,8 @@ def gecko_worker(folder: str, questions_path: str, batch_size: int, result: str)
     Path(result).write_text(json.dumps({
         "seconds": seconds, "compile_s": compile_s, "compile_pass_s": dry_s,
         "compiled_in_timed_pass": len(compile_events), "load_s": load_s, "cold_end": cold_end, "loglik": out.loglik,
-        "truncated": out.truncated, "forward_passes": len(passes), "passes": passes, "rows": sum(r for r, _, _ in passes),
-        "padded_tokens": sum(r * n for r, n, _ in passes), "real_tokens": sum(t for _, _, t in passes),
+        "truncated": out.truncated, "forward_passes": len(passes), "passes": passes, "rows": sum(p[1] for p in passes),
+        "padded_tokens": sum(p[1] * p[2] for p in passes), "real_tokens": sum(p[3] for p in passes),
         "context_ids": [_ids_hash(scorer.encode(c)) for c, _ in requests]}))
 
 

@@ -66,6 +66,56 @@ def forward(graphdef, dtype: str, params, cache: dict, tokens, start):
     return logits, cache
 
 
+def _prefix_and_tail_attention(q, pk, pv, prefix_valid, k, v, tail_allowed):
+    """q (B, T, H, D) of tail tokens over two key sets at once: a prefix pk, pv (B, S, K, D) with prefix_valid
+    (B, S), and the tail's own k, v (B, T, K, D) with tail_allowed (B, T, T). One softmax over both, summed part
+    by part, so the prefix is never joined to the tail. Every row has a real prefix key, so its maximum is real
+    and masked keys (set to the float32 minimum) get weight 0."""
+    b, t, h, d = q.shape
+    kv = k.shape[2]
+    q = q.reshape(b, t, kv, h // kv, d)
+    lowest = jnp.finfo(jnp.float32).min
+    s1 = jnp.einsum("btkgd,bskd->bkgts", q, pk, preferred_element_type=jnp.float32) / math.sqrt(d)
+    s1 = jnp.where(prefix_valid[:, None, None, None, :], s1, lowest)
+    s2 = jnp.einsum("btkgd,bskd->bkgts", q, k, preferred_element_type=jnp.float32) / math.sqrt(d)
+    s2 = jnp.where(tail_allowed[:, None, None], s2, lowest)
+    top = jnp.maximum(s1.max(axis=-1), s2.max(axis=-1))[..., None]
+    w1, w2 = jnp.exp(s1 - top), jnp.exp(s2 - top)
+    out = (jnp.einsum("bkgts,bskd->bkgtd", w1.astype(pv.dtype), pv, preferred_element_type=jnp.float32)
+           + jnp.einsum("bkgts,bskd->bkgtd", w2.astype(v.dtype), v, preferred_element_type=jnp.float32))
+    out = out / (w1.sum(axis=-1) + w2.sum(axis=-1))[..., None]
+    return jnp.moveaxis(out, 3, 1).reshape(b, t, h, d).astype(v.dtype)
+
+
+def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens):
+    """Logits after the last slot of each row of tokens (B, T; -1 marks left padding), the row continuing the
+    cached prefix `index[r]` of `cache` (k, v (L, G, S, K, D), valid (G, S), pos (G,)). The cache is only read:
+    each layer gathers its rows' prefix keys and values, and nothing is copied into or out of a cache."""
+    model = nnx.merge(graphdef, params)
+    dt = jnp.dtype(dtype)
+    real = tokens >= 0
+    count = real.astype(jnp.int32)
+    positions = cache["pos"][index][:, None] + jnp.cumsum(count, axis=1) - count
+    cos, sin = rope_tables(positions, model.cfg.head_dim, model.cfg.rope_theta)
+    prefix_valid = cache["valid"][index]
+    t = tokens.shape[1]
+    tail_allowed = jnp.tril(jnp.ones((t, t), jnp.bool_))[None] & real[:, None, :]
+    x = jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt)
+    for i, block in enumerate(model.layers):
+        a = block.attn
+        h = block.attn_norm(x)
+        q = apply_rope(dense(h, a.q[...].astype(dt)), cos, sin)
+        k = apply_rope(dense(h, a.k[...].astype(dt)), cos, sin)
+        v = dense(h, a.v[...].astype(dt))
+        pk = jnp.take(cache["k"][i], index, axis=0).astype(dt)
+        pv = jnp.take(cache["v"][i], index, axis=0).astype(dt)
+        out = _prefix_and_tail_attention(q, pk, pv, prefix_valid, k, v, tail_allowed)
+        x = x + dense(out, a.o[...].astype(dt), contract=2)
+        x = x + block.mlp(block.mlp_norm(x), dt)
+    last = model.norm(x[:, -1:])
+    return jnp.einsum("btd,dv->btv", last, model.head_kernel(last.dtype), preferred_element_type=jnp.float32)[:, 0]
+
+
 def _pick(logits, key, temperature: float):
     if temperature == 0:
         return jnp.argmax(logits, axis=-1).astype(jnp.int32)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gecko_cli.eval.generate import forward
+from gecko_cli.eval.generate import forward, tail_logits
 
 
 def _pow2(n: int) -> int:
@@ -73,10 +73,11 @@ class Scorer:
         self.fn = jax.jit(partial(_logprobs, graphdef, impl, dtype))
         self.graphdef, self.dtype = graphdef, dtype
         self.cached = jax.jit(partial(forward, graphdef, dtype))
+        self.tails = jax.jit(partial(tail_logits, graphdef, dtype))
         #: Fewest shared leading tokens for requests to reuse one computation of them (few-shot prefixes).
         self.min_shared = 128
         #: Smallest share of a group's mean length its prefix must be: a short shared prefix saves less than the
-        #: cached path costs (its tails attend over a copied cache).
+        #: cached path costs (its tails attend over the group's cached prefix as well as their own tokens).
         self.min_shared_fraction = 0.5
         #: Groups of requests whose prefix caches are held at once.
         self.prefix_window = 4 * batch_size
@@ -193,7 +194,7 @@ class Scorer:
 
     def _run_tails(self, cache: dict, chunk: list[tuple[Item, int, int]], pb: int) -> list[np.ndarray]:
         """Log-probabilities at the last slot of each (item, group, shared) row: the item's tokens after its
-        group's shared prefix, run on a copy of that group's cache."""
+        group's shared prefix, attending to that group's cached prefix (read in place, not copied per row)."""
         b = self._rows(len(chunk))
         rb = self._bucket(max(len(it.tokens) - shared for it, _, shared in chunk))
         index = np.zeros(b, np.int32)
@@ -202,12 +203,7 @@ class Scorer:
             index[r] = gi
             tail = it.tokens[shared:]
             rest[r, rb - len(tail):] = tail  # every row's context ends at the last slot
-        pad = ((0, 0), (0, 0), (0, rb), (0, 0), (0, 0))
-        rows = {"k": jnp.pad(jnp.take(cache["k"], index, axis=1), pad),
-                "v": jnp.pad(jnp.take(cache["v"], index, axis=1), pad),
-                "valid": jnp.pad(jnp.take(cache["valid"], index, axis=0), ((0, 0), (0, rb))),
-                "pos": jnp.take(cache["pos"], index, axis=0)}
-        logits, _ = self.cached(self.params, rows, rest, pb)
+        logits = self.tails(self.params, cache, index, rest)
         logp = np.asarray(jax.nn.log_softmax(logits, axis=-1))
         return [logp[r, it.targets] for r, (it, _, _) in enumerate(chunk)]
 
