@@ -74,6 +74,7 @@ def test_copies_reach_the_fraction_exactly_and_deterministically():
     ("ko=0.5,jp=0.5", "unknown language 'jp'"),
     ("ko=0.5,en", "cannot read"),
     ("ko=1.2,en=-0.2", "negative"),
+    ("ko=0.5,ko=0.5", "names 'ko' twice"),
 ])
 def test_bad_mix_is_a_config_error(text, match):
     with pytest.raises(ConfigError, match=match):

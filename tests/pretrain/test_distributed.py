@@ -89,3 +89,23 @@ def test_two_processes_of_two_devices_match_one_process_of_four(packed, tmp_path
     np.testing.assert_allclose([x[1] for x in a_steps], [x[1] for x in b_steps], rtol=1e-5)
     np.testing.assert_allclose(a_vals[0]["val_loss"], b_vals[0]["val_loss"], rtol=1e-5)
     assert sorted(n for n in os.listdir(os.path.join(multi, "checkpoints")) if n.isdigit()) == ["3"]
+
+
+def test_multi_process_flags_are_checked_before_jax_starts(tmp_path):
+    import pytest
+
+    from gecko_cli.errors import ConfigError
+    from gecko_cli.pretrain import setup
+    from gecko_cli.pretrain.config import PretrainConfig
+
+    def check(**flags):
+        cfg = PretrainConfig(input=str(tmp_path / "packed"), output=str(tmp_path / "run"), **flags)
+        with pytest.raises(ConfigError) as info:
+            setup.init_processes(cfg)
+        return info.value.message
+
+    assert "together" in check(process_id=1)  # one of the three alone
+    assert "together" in check(coordinator="10.0.0.1:1234")
+    for bad in ("bogus", "10.0.0.1:", ":1234", "host:port", "host:70000"):
+        assert "--coordinator must be host:port" in check(coordinator=bad, num_processes=2, process_id=0)
+    assert "--process-id must be within 0..1" in check(coordinator="localhost:1234", num_processes=2, process_id=2)

@@ -243,6 +243,7 @@ def test_read_manifest_errors(tmp_path):
         read_manifest(str(tmp_path))
     for content, match in [("{", "unreadable manifest"), ("[]", "not a gecko manifest"),
                            ('{"stage": "x"}', "not a gecko manifest"), ('{"shards": 3}', "not a gecko manifest"),
+                           ('{"shards": [], "stats": 5}', "'stats' is not an object"),
                            ('{"shards": [{"name": "a"}]}', "bad shard entry"),
                            ('{"shards": [{"name": "a", "rows": "1", "bytes": 2}]}', "bad shard entry")]:
         (tmp_path / MANIFEST).write_text(content)

@@ -64,11 +64,22 @@ def test_rerun_other_settings_and_overwrite(mixed, tmp_path):
     assert not train_tokenizer(_cfg(mixed, tmp_path, vocab=720, overwrite=True)).already_complete
 
 
+def test_input_without_documents_says_so(tmp_path):
+    folder = tmp_path / "none"
+    folder.mkdir()
+    write_jsonl(str(folder / "a.jsonl"), [])
+    with pytest.raises(DataError, match="no documents to train on"):
+        train_tokenizer(_cfg(str(folder), tmp_path))
+
+
 def test_too_little_text_and_too_small_a_vocabulary(mixed, tmp_path):
     with pytest.raises(DataError, match="could be learned"):
         train_tokenizer(_cfg(mixed, tmp_path, vocab=60000))
     with pytest.raises(ConfigError, match="too small"):
         TokenizerConfig(vocab=300)
+    # A vocabulary beyond 65,535 ids is allowed: packed shards then hold uint32 token ids (schemas.token_type).
+    with pytest.raises(DataError, match="could be learned"):
+        train_tokenizer(_cfg(mixed, tmp_path, vocab=70000))
 
 
 def test_cli_errors_and_report(mixed, tmp_path):

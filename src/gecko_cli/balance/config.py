@@ -110,6 +110,8 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
             share = None
         if not sep or share is None:
             raise ConfigError(f"--mix: cannot read {part!r}", hint="write it like ko=0.35,en=0.28,code=0.37")
+        if name.strip() in (n for n, _ in pairs):
+            raise ConfigError(f"--mix names {name.strip()!r} twice", hint="give each language one share")
         pairs.append((name.strip(), share))
     if pairs and sum(s for _, s in pairs) > 1.5:  # percentages
         pairs = [(n, s / 100) for n, s in pairs]

@@ -24,9 +24,13 @@ def init_processes(cfg: PretrainConfig) -> None:
     """
     import jax
 
-    if cfg.coordinator or cfg.num_processes:
+    if cfg.coordinator or cfg.num_processes or cfg.process_id is not None:
         if not (cfg.coordinator and cfg.num_processes and cfg.process_id is not None):
             raise ConfigError("a multi-process launch needs --coordinator, --num-processes and --process-id together")
+        host, _, port = cfg.coordinator.rpartition(":")
+        if not (host and port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f"--coordinator must be host:port (process 0's address and a free port), not "
+                              f"{cfg.coordinator!r}", hint="e.g. --coordinator 10.0.0.1:1234")
         if not 0 <= cfg.process_id < cfg.num_processes:
             raise ConfigError(f"--process-id must be within 0..{cfg.num_processes - 1}, not {cfg.process_id}")
         # CPU devices of several processes need a collectives library; it changes nothing on accelerators.

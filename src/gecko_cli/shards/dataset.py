@@ -28,6 +28,8 @@ def read_manifest(folder: str) -> dict:
         raise DataError(f"{path}: unreadable manifest ({why})", hint="rerun the stage with --overwrite") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list):
         raise DataError(f"{path}: not a gecko manifest (no 'shards' list)", hint="rerun the stage with --overwrite")
+    if not isinstance(manifest.get("stats", {}), dict):
+        raise DataError(f"{path}: not a gecko manifest ('stats' is not an object)", hint="rerun the stage with --overwrite")
     for shard in manifest["shards"]:
         if not (isinstance(shard, dict) and isinstance(shard.get("name"), str)
                 and isinstance(shard.get("rows"), int) and isinstance(shard.get("bytes"), int)):

@@ -55,9 +55,6 @@ class TokenizerConfig:
             raise ConfigError(f"--vocab {self.vocab} is too small: {RESERVED} ids are reserved (<unk>, <s>, </s> and "
                               "256 byte tokens) and the learned tokens must at least cover the text's alphabet",
                               hint=f"use at least {RESERVED + 256}; GECKO uses 32000")
-        if self.vocab > 65535:
-            raise ConfigError(f"--vocab {self.vocab} does not fit the packed uint16 token ids",
-                              hint="use at most 65535")
         if not 0 < self.heldout_fraction < 0.5:
             raise ConfigError(f"--heldout-fraction must be between 0 and 0.5, not {self.heldout_fraction}")
         at_least(self, 2, ("max_token_chars",))  # a token of one character is not learned: it is in the alphabet

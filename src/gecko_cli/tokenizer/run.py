@@ -66,7 +66,14 @@ def train_tokenizer(cfg: TokenizerConfig) -> TokenizerReport:
                                text_field=cfg.text_field, on_bad=cfg.on_bad_record)
 
     t0 = time.perf_counter()
-    tok = trainer.train(texts, spec)
+    try:
+        tok = trainer.train(texts, spec)
+    except DataError:
+        if samples and not samples[-1].train_docs:
+            raise DataError(f"{cfg.input}: no documents to train on ({len(files)} input file(s), "
+                            f"{len(samples[-1].heldout)} held out for the checks)",
+                            hint="point it at the documents, e.g. the output of `gecko balance`") from None
+        raise
     drawn = samples[-1]
     seconds = time.perf_counter() - t0
     trained = sum(drawn.train_bytes.values())
