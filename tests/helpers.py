@@ -42,3 +42,19 @@ def kill_when(cmd: list[str], marker: str, timeout_s: float = 120) -> bool:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     return alive
+
+
+#: tokenizer.json contents that are not a tokenizer: not JSON, empty, truncated, JSON of another shape, not UTF-8;
+#: None stands for a folder where the file should be.
+BAD_TOKENIZER_FILES = (b"{bad", b"", b'{"version": "1.0", "model": {"type": "BPE", "vocab"', b'{"a": 1}', b"\xff\xfe",
+                       None)
+
+
+def bad_tokenizer_folder(folder, content: bytes | None):
+    """A tokenizer folder whose tokenizer.json holds `content` (a folder in its place when None)."""
+    folder.mkdir()
+    if content is None:
+        (folder / "tokenizer.json").mkdir()
+    else:
+        (folder / "tokenizer.json").write_bytes(content)
+    return folder

@@ -9,7 +9,7 @@ import pytest
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.run import run
 from gecko_cli.errors import ConfigError, DataError
-from helpers import write_jsonl
+from helpers import BAD_TOKENIZER_FILES, bad_tokenizer_folder, write_jsonl
 
 KO = ["오늘은 날씨가 맑아서 한강 공원에 산책을 다녀왔다. 바람이 시원하고 사람들이 많았다.",
       "이 영화는 배우들의 연기가 훌륭하고 이야기도 탄탄해서 두 시간이 금방 지나갔습니다.",
@@ -205,15 +205,9 @@ def test_non_finite_values_stop_balance_before_any_work(clean, tmp_path, flags, 
     assert not (tmp_path / "m").exists()
 
 
-@pytest.mark.parametrize("content", [b"{bad", b"", b'{"version": "1.0", "model": {"type": "BPE", "vocab"', b'{"a": 1}',
-                                     None])
+@pytest.mark.parametrize("content", BAD_TOKENIZER_FILES)
 def test_bad_tokenizer_stops_balance_before_the_scan(clean, tmp_path, content):
-    tok = tmp_path / "tok"
-    tok.mkdir()
-    if content is None:
-        (tok / "tokenizer.json").mkdir()
-    else:
-        (tok / "tokenizer.json").write_bytes(content)
+    tok = bad_tokenizer_folder(tmp_path / "tok", content)
     with pytest.raises(DataError, match="tokenizer.json: not a readable tokenizer"):
         run(BalanceConfig(input=clean, output=str(tmp_path / "m"), by="tokens", tokenizer=str(tok), apply_rules=False))
     assert not (tmp_path / "m").exists()

@@ -11,7 +11,7 @@ from gecko_cli import schemas
 from gecko_cli.errors import ConfigError, DataError
 from gecko_cli.pack.config import PackConfig
 from gecko_cli.pack.run import run
-from helpers import write_jsonl
+from helpers import BAD_TOKENIZER_FILES, bad_tokenizer_folder, write_jsonl
 
 _RNG = np.random.default_rng(7)
 WORDS = ["".join(chr(0xAC00 + int(k)) for k in _RNG.integers(0, 300, size=int(_RNG.integers(1, 4)))) for _ in range(300)]
@@ -254,15 +254,9 @@ def test_cli_user_errors(mixed, tmp_path):
     assert gecko("pack", "--strategy", "random").returncode == 2
 
 
-@pytest.mark.parametrize("content", [b"{bad", b"", b'{"version": "1.0", "model": {"type": "BPE", "vocab"', b'{"a": 1}',
-                                     b"\xff\xfe", None])
+@pytest.mark.parametrize("content", BAD_TOKENIZER_FILES)
 def test_unreadable_tokenizer_is_a_clear_error(mixed, tmp_path, content):
-    tok = tmp_path / "tok"
-    tok.mkdir()
-    if content is None:
-        (tok / "tokenizer.json").mkdir()
-    else:
-        (tok / "tokenizer.json").write_bytes(content)
+    tok = bad_tokenizer_folder(tmp_path / "tok", content)
     with pytest.raises(DataError, match="tokenizer.json: not a readable tokenizer"):
         run(PackConfig(input=mixed, output=str(tmp_path / "p"), tokenizer=str(tok)))
     assert not (tmp_path / "p").exists()

@@ -10,7 +10,7 @@ import zstandard
 from gecko_cli.errors import ConfigError, DataError
 from gecko_cli.tokenizer.config import TokenizerConfig
 from gecko_cli.tokenizer.run import tokenizer_report, train_tokenizer
-from helpers import CORPUS, write_jsonl
+from helpers import BAD_TOKENIZER_FILES, CORPUS, bad_tokenizer_folder, write_jsonl
 
 
 def _docs(per_file=60):
@@ -152,15 +152,9 @@ def tok_folder(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("content", [b"{bad", b"", b'{"version": "1.0", "model": {"type": "BPE", "vocab"', b'{"a": 1}',
-                                     None])
+@pytest.mark.parametrize("content", BAD_TOKENIZER_FILES)
 def test_tokenizer_report_on_an_unreadable_tokenizer(mixed, tmp_path, content):
-    tok = tmp_path / "bad"
-    tok.mkdir()
-    if content is None:
-        (tok / "tokenizer.json").mkdir()
-    else:
-        (tok / "tokenizer.json").write_bytes(content)
+    tok = bad_tokenizer_folder(tmp_path / "bad", content)
     with pytest.raises(DataError, match="tokenizer.json: not a readable tokenizer"):
         tokenizer_report(str(tok), mixed, (), 10_000)
     line = _user_error(_gecko("tokenizer-report", str(tok), "--data", mixed))

@@ -31,6 +31,27 @@ def _cached_attention(q, k, v, q_slots, valid):
     return jnp.einsum("bkgts,bskd->btkgd", probs, v).reshape(b, t, h, d)
 
 
+def _projections(block, x, cos, sin, dt):
+    """A block's queries, keys (both rotated) and values for x: the training model's own weights and norm."""
+    a = block.attn
+    h = block.attn_norm(x)
+    q = apply_rope(dense(h, a.q[...].astype(dt)), cos, sin)
+    k = apply_rope(dense(h, a.k[...].astype(dt)), cos, sin)
+    return q, k, dense(h, a.v[...].astype(dt))
+
+
+def _block_output(block, x, attended, dt):
+    """The rest of a block after attention: output projection and MLP, each added to the residual stream."""
+    x = x + dense(attended, block.attn.o[...].astype(dt), contract=2)
+    return x + block.mlp(block.mlp_norm(x), dt)
+
+
+def _last_logits(model, x):
+    """Float32 logits (B, V) of the last position of x (B, T, d)."""
+    last = model.norm(x[:, -1:])
+    return jnp.einsum("btd,dv->btv", last, model.head_kernel(last.dtype), preferred_element_type=jnp.float32)[:, 0]
+
+
 def forward(graphdef, dtype: str, params, cache: dict, tokens, start):
     """Run tokens (B, T) into cache slots start..start+T-1; returns (logits of the last slot (B, V), cache).
 
@@ -48,20 +69,14 @@ def forward(graphdef, dtype: str, params, cache: dict, tokens, start):
     x = jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt)
     ks, vs = [], []
     for i, block in enumerate(model.layers):
-        a = block.attn
-        h = block.attn_norm(x)
-        q = apply_rope(dense(h, a.q[...].astype(dt)), cos, sin)
-        k = apply_rope(dense(h, a.k[...].astype(dt)), cos, sin)
-        v = dense(h, a.v[...].astype(dt))
+        q, k, v = _projections(block, x, cos, sin, dt)
         k_all = jax.lax.dynamic_update_slice(cache["k"][i], k.astype(cache["k"].dtype), (0, start, 0, 0))
         v_all = jax.lax.dynamic_update_slice(cache["v"][i], v.astype(cache["v"].dtype), (0, start, 0, 0))
         ks.append(k_all)
         vs.append(v_all)
         out = _cached_attention(q, k_all.astype(dt), v_all.astype(dt), slots, valid)
-        x = x + dense(out, a.o[...].astype(dt), contract=2)
-        x = x + block.mlp(block.mlp_norm(x), dt)
-    last = model.norm(x[:, -1:])
-    logits = jnp.einsum("btd,dv->btv", last, model.head_kernel(last.dtype), preferred_element_type=jnp.float32)[:, 0]
+        x = _block_output(block, x, out, dt)
+    logits = _last_logits(model, x)
     cache = {"k": jnp.stack(ks), "v": jnp.stack(vs), "valid": valid, "pos": cache["pos"] + real.sum(axis=1)}
     return logits, cache
 
@@ -102,18 +117,12 @@ def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens):
     tail_allowed = jnp.tril(jnp.ones((t, t), jnp.bool_))[None] & real[:, None, :]
     x = jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt)
     for i, block in enumerate(model.layers):
-        a = block.attn
-        h = block.attn_norm(x)
-        q = apply_rope(dense(h, a.q[...].astype(dt)), cos, sin)
-        k = apply_rope(dense(h, a.k[...].astype(dt)), cos, sin)
-        v = dense(h, a.v[...].astype(dt))
+        q, k, v = _projections(block, x, cos, sin, dt)
         pk = jnp.take(cache["k"][i], index, axis=0).astype(dt)
         pv = jnp.take(cache["v"][i], index, axis=0).astype(dt)
         out = _prefix_and_tail_attention(q, pk, pv, prefix_valid, k, v, tail_allowed)
-        x = x + dense(out, a.o[...].astype(dt), contract=2)
-        x = x + block.mlp(block.mlp_norm(x), dt)
-    last = model.norm(x[:, -1:])
-    return jnp.einsum("btd,dv->btv", last, model.head_kernel(last.dtype), preferred_element_type=jnp.float32)[:, 0]
+        x = _block_output(block, x, out, dt)
+    return _last_logits(model, x)
 
 
 def _pick(logits, key, temperature: float):

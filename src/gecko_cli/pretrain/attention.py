@@ -49,15 +49,19 @@ QUERY_BLOCK = 128
 MAX_QUERY_BLOCKS = 16
 
 
-def query_blocks(seq_len: int) -> list[tuple[int, int]]:
-    """(start, end) of the query blocks the einsum implementation scores separately: blocks of QUERY_BLOCK rows
-    (larger when that would make more than MAX_QUERY_BLOCKS), or the whole sequence when it does not divide."""
-    size = QUERY_BLOCK
-    while seq_len // size > MAX_QUERY_BLOCKS:
+def _blocks(seq_len: int, size: int, most: int) -> list[tuple[int, int]]:
+    """(start, end) of blocks of `size` rows, doubled until there are at most `most`, or the whole sequence when
+    it does not divide."""
+    while seq_len // size > most:
         size *= 2
     if seq_len % size or seq_len <= size:
         return [(0, seq_len)]
     return [(lo, lo + size) for lo in range(0, seq_len, size)]
+
+
+def query_blocks(seq_len: int) -> list[tuple[int, int]]:
+    """The query blocks the einsum implementation scores separately: QUERY_BLOCK rows, at most MAX_QUERY_BLOCKS."""
+    return _blocks(seq_len, QUERY_BLOCK, MAX_QUERY_BLOCKS)
 
 
 def _einsum(q, k, v, segment_ids):
@@ -90,14 +94,8 @@ MAX_ONLINE_BLOCKS = 8
 
 
 def online_blocks(seq_len: int) -> list[tuple[int, int]]:
-    """(start, end) of the blocks the online implementation cuts a sequence into: ONLINE_BLOCK rows or more, at
-    most MAX_ONLINE_BLOCKS of them, or the whole sequence when it does not divide."""
-    size = ONLINE_BLOCK
-    while seq_len // size > MAX_ONLINE_BLOCKS:
-        size *= 2
-    if seq_len % size or seq_len <= size:
-        return [(0, seq_len)]
-    return [(lo, lo + size) for lo in range(0, seq_len, size)]
+    """The blocks the online implementation cuts a sequence into: ONLINE_BLOCK rows, at most MAX_ONLINE_BLOCKS."""
+    return _blocks(seq_len, ONLINE_BLOCK, MAX_ONLINE_BLOCKS)
 
 
 def _online(q, k, v, segment_ids):
