@@ -350,8 +350,19 @@ def _with_bad_line(bad: bytes) -> bytes:
     return b'{"text": "good 1", "n": 1}\n\n' + bad + b'\n{"text": "good 2", "n": 2}\n'
 
 
+# ------------------------------------------------------------------------------- lines json cannot fully read
+UNREADABLE_LINES = [
+    (b'{"text": "a", "x": ' + b"9" * 5000 + b"}", "an integer of more than 4300 digits"),
+    (b"[" * 100_000, "nested too deeply"),
+    (b'{"text": "a", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+    (b'{"text": "a", "x": ' + b"[" * 64 + b"]" * 64 + b"}", "more than 63 levels deep"),
+    (b'{"text": "a", "x": ' + b'{"k": ' * 64 + b"1" + b"}" * 64 + b"}", "more than 63 levels deep"),
+    (b'{"x": ' + b"[" * 600 + b'"\\ud800"' + b"]" * 600 + b', "text": "a"}', "unpaired surrogate"),
+]
+
+
 @pytest.mark.parametrize("fmt", JSON_FORMATS)
-@pytest.mark.parametrize("line, why", BAD_LINES)
+@pytest.mark.parametrize("line, why", BAD_LINES + UNREADABLE_LINES)
 def test_bad_json_record_errors_with_file_and_line(tmp_path, fmt, line, why):
     write_bytes(str(tmp_path / f"x.{fmt}"), compress(_with_bad_line(line), fmt))
     f = only_file(tmp_path)
@@ -579,28 +590,6 @@ def test_a_text_column_beside_another_text_field_is_an_error(tmp_path, suffix):
     f = discover(str(tmp_path))[0]
     with pytest.raises(DataError, match="besides the text"):
         list(iter_records(f, text_field="content"))
-
-
-# ------------------------------------------------------------------------------- lines json cannot fully read
-UNREADABLE_LINES = [
-    (b'{"text": "a", "x": ' + b"9" * 5000 + b"}", "an integer of more than 4300 digits"),
-    (b"[" * 100_000, "nested too deeply"),
-    (b'{"text": "a", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
-    (b'{"text": "a", "x": ' + b"[" * 64 + b"]" * 64 + b"}", "more than 63 levels deep"),
-    (b'{"text": "a", "x": ' + b'{"k": ' * 64 + b"1" + b"}" * 64 + b"}", "more than 63 levels deep"),
-    (b'{"x": ' + b"[" * 600 + b'"\\ud800"' + b"]" * 600 + b', "text": "a"}', "unpaired surrogate"),
-]
-
-
-@pytest.mark.parametrize("line, why", UNREADABLE_LINES)
-def test_unreadable_json_record_errors_with_file_and_line(tmp_path, line, why):
-    write_bytes(str(tmp_path / "x.jsonl"), _with_bad_line(line))
-    f = only_file(tmp_path)
-    with pytest.raises(DataError) as info:
-        list(iter_records(f))
-    assert info.value.message.startswith(f"{f.path}:3: ")
-    assert why in info.value.message
-    assert "--on-bad-record skip" in info.value.hint
 
 
 @pytest.mark.parametrize("want_table", [True, False])
