@@ -216,3 +216,19 @@ def test_messages_name_the_flag_or_the_config_key():
 def test_shard_size_zero_names_shard_size(tmp_path):
     line = _user_error(_gecko("dedup", str(tmp_path / "in"), str(tmp_path / "out"), "--shard-size", "0"))
     assert line == "error: --shard-size must be at least 1, not 0"
+
+
+@pytest.mark.parametrize("flag, key, bad", [("--suite", "suites", '["bogus"]'), ("--shard-size", "shard_bytes", "0")])
+def test_a_renamed_flag_given_explicitly_wins_over_the_config_file(tmp_path, flag, key, bad):
+    # --suite sets `suites` and --shard-size sets `shard_bytes`: given on the command line, they beat the file.
+    import subprocess
+    import sys
+
+    section = "eval" if flag == "--suite" else "dedup"
+    (tmp_path / "gecko.toml").write_text(f"[{section}]\n{key} = {bad}\n")
+    cmd = [sys.executable, "-m", "gecko_cli", section, "nope", *(["out"] if section == "dedup" else [])]
+    value = "kmmlu" if flag == "--suite" else "64MB"
+    with_flag = subprocess.run([*cmd, flag, value], cwd=tmp_path, capture_output=True, text=True)
+    without = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert without.returncode != 0 and ("bogus" in without.stderr or "--shard-size" in without.stderr)
+    assert with_flag.returncode == 1 and "nope not found" in with_flag.stderr, with_flag.stderr

@@ -55,8 +55,7 @@ def _register() -> None:
 
 
 
-def build_config(ctx: typer.Context, cls, section: str, paths: dict[str, str], overrides: dict | None = None,
-                 renamed: dict[str, str] | None = None):
+def build_config(ctx: typer.Context, cls, section: str, paths: dict[str, str], overrides: dict | None = None):
     """Turn a command's flags into its stage config: defaults < config file (--config) < explicit flags.
 
     Args:
@@ -66,24 +65,22 @@ def build_config(ctx: typer.Context, cls, section: str, paths: dict[str, str], o
         paths: path flag -> workspace folder name; a path flag left out takes the folder from gecko.toml
             [paths], else that name.
         overrides: flag values the command computed itself (parsed sizes, split lists).
-        renamed: flag -> the config field it sets under another name (--shard-size sets shard_bytes).
     """
-    from gecko_cli.config import load_file, merge, workspace_path
+    from gecko_cli.config import RENAMED_FLAGS, load_file, merge, workspace_path
     from gecko_cli.units import parse_bytes
 
-    renamed = {"shard_size": "shard_bytes", **(renamed or {})}
     flags = {k: getattr(v, "value", v) for k, v in ctx.params.items() if k not in ("config", "json_out")}
     if "exclude" in flags:
         flags["exclude"] = tuple(flags["exclude"] or ())
     if "shard_size" in flags:
         flags["shard_size"] = parse_bytes(flags["shard_size"], "--shard-size")
-    for flag, name in renamed.items():
+    for flag, name in RENAMED_FLAGS.items():
         if flag in flags:
             flags[name] = flags.pop(flag)
     flags.update(overrides or {})
     file = load_file(ctx.params.get("config"))
     explicit = {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
-    explicit |= {name for flag, name in renamed.items() if flag in explicit}
+    explicit |= {name for flag, name in RENAMED_FLAGS.items() if flag in explicit}
     for key, workspace_name in paths.items():
         if flags.get(key) is None:
             flags[key] = workspace_path(file, workspace_name)

@@ -23,9 +23,10 @@ DEFAULT_PATHS = {"raw": "raw", "clean": "clean", "mixed": "mixed", "tokenizer": 
 SECTIONS = ("paths", "dedup", "balance", "train-tokenizer", "pack", "pretrain", "eval")
 #: Field metadata key: the config class reads a value written as text itself ("2GB", "ko=0.35,en=0.65", "off").
 PARSES_TEXT = "parses_text"
-#: Settings that a flag of another name sets (the commands rename these flags onto their config fields).
-FLAG_NAMES = {"shard_bytes": "--shard-size", "apply_rules": "--rules", "model_args": "--model-arg",
-              "suites": "--suite"}
+#: Flags that set a config field of another name (flag parameter -> field): `build_config` renames them, and
+#: messages name the flag (FLAG_NAMES: field -> flag).
+RENAMED_FLAGS = {"shard_size": "shard_bytes", "rules": "apply_rules", "model_arg": "model_args", "suite": "suites"}
+FLAG_NAMES = {field: "--" + flag.replace("_", "-") for flag, field in RENAMED_FLAGS.items()}
 #: Settings that no flag sets: only a config file does.
 FILE_ONLY = ("batch_rows", "rows_per_batch", "token_sample_bytes", "b1", "b2", "eps")
 

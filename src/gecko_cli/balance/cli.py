@@ -66,8 +66,7 @@ def balance(
     from gecko_cli.cli import build_config, input_path
 
     total_value = parse_total(total, by.value) if total is not None else None
-    cfg = build_config(ctx, C, "balance", paths={"input": "clean", "output": "mixed"}, overrides={"total": total_value},
-                       renamed={"rules": "apply_rules"})
+    cfg = build_config(ctx, C, "balance", paths={"input": "clean", "output": "mixed"}, overrides={"total": total_value})
     if rule:
         cfg = rules_config(cfg, rule)
     input_path(cfg.input, made_by="dedup")

@@ -79,8 +79,7 @@ def pretrain(
     overrides = {"batch_tokens": parse_count(batch_tokens, "--batch-tokens"), "model_args": tuple(model_arg or ())}
     if output is None:
         overrides["output"] = f"{workspace_path(load_file(ctx.params.get('config')), 'runs')}/{model.value}"
-    cfg = build_config(ctx, C, "pretrain", paths={"input": "packed"}, overrides=overrides,
-                       renamed={"model_arg": "model_args"})
+    cfg = build_config(ctx, C, "pretrain", paths={"input": "packed"}, overrides=overrides)
     input_path(cfg.input, made_by="pack")
     report = run(cfg)
     if json_out:
