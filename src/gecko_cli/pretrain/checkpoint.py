@@ -9,6 +9,8 @@ ever listed and restored.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 
 import orbax.checkpoint as ocp
 
@@ -38,6 +40,8 @@ class Checkpoints:
     def restore(self, step: int, targets: dict) -> tuple[dict, dict]:
         """The state and meta saved at `step`, placed as `targets` (ShapeDtypeStructs with shardings) say."""
         args = ocp.args.Composite(state=ocp.args.StandardRestore(targets), meta=ocp.args.JsonRestore())
+        stderr = sys.stderr
+        sys.stderr = _MainThreadOnly(stderr)
         try:
             restored = self.manager.restore(step, args=args)
         except Exception as e:  # orbax and TensorStore raise bare Exceptions for damaged or foreign files
@@ -45,6 +49,7 @@ class Checkpoints:
                             hint=f"it is damaged, or was written for another model or gecko version: delete "
                             f"{self.folder}/{step} to use the checkpoint before it, or use another run folder "
                             f"(or --overwrite) to start afresh") from None
+        sys.stderr = stderr  # after a failure the filter stays: reads still in flight report until the process ends
         return restored["state"], restored["meta"]
 
     def wait(self) -> None:
@@ -53,6 +58,29 @@ class Checkpoints:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+class _MainThreadOnly:
+    """sys.stderr while a checkpoint is restored, and for the rest of the process when that fails: it passes on
+    what the main thread writes and drops what other threads write. When one array cannot be read, orbax closes
+    its event loop while TensorStore's threads are still reading the others; each of those reads then reports
+    "Event loop is closed" with a traceback on stderr, in the middle of the one error that matters. (Reads that
+    end only while the interpreter shuts down report from the main thread, after that error.)"""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.main = threading.main_thread().ident  # by thread id: at shutdown, other threads pass for the main one
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() == self.main:
+            return self.inner.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
 
 
 def _first_line(error: BaseException, limit: int = 400) -> str:
