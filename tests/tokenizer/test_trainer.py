@@ -215,3 +215,49 @@ def test_training_is_deterministic_with_ties_at_the_alphabet_cut():
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
             for _ in range(3)}
     assert len(outs) == 1
+
+
+def _no_switch():
+    import contextlib
+
+    return contextlib.nullcontext(lambda: None)
+
+
+def test_serial_merges_learn_the_same_merges_as_parallel_ones(monkeypatch):
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    switched = train(corpus(), TrainSpec(vocab=VOCAB)).to_str()
+    monkeypatch.setattr(trainer_mod, "_serial_merges", _no_switch)
+    assert train(corpus(), TrainSpec(vocab=VOCAB)).to_str() == switched
+
+
+@pytest.mark.parametrize("before", [None, "true", "false"])
+def test_word_counting_stays_parallel_and_the_setting_is_restored(monkeypatch, before):
+    if before is None:
+        monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    else:
+        monkeypatch.setenv("TOKENIZERS_PARALLELISM", before)
+    seen = []
+
+    def docs():
+        for doc in corpus():
+            seen.append(os.environ.get("TOKENIZERS_PARALLELISM"))
+            yield doc
+
+    train(lambda: docs(), TrainSpec(vocab=VOCAB))
+    assert set(seen) == {before}  # switched only once every document was read
+    assert os.environ.get("TOKENIZERS_PARALLELISM") == before
+
+
+def test_the_setting_is_restored_when_training_fails_after_the_switch(monkeypatch):
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+    spaced = trainer_mod._spaced
+
+    def then_fail(texts, done):
+        yield from spaced(texts, done)  # every document handed over: parallelism is off now
+        assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+        raise DataError("late failure")
+
+    monkeypatch.setattr(trainer_mod, "_spaced", then_fail)
+    with pytest.raises(DataError, match="late failure"):
+        train(corpus(), TrainSpec(vocab=VOCAB))
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
