@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gecko_cli.eval.generate import forward, tail_logits
+from gecko_cli.eval.generate import forward, picked_hidden, tail_logits
 
 
 def _pow2(n: int) -> int:
@@ -56,8 +56,7 @@ class Scores:
 def _logprobs(graphdef, impl: str, dtype: str, params, tokens, picks, targets):
     model = nnx.merge(graphdef, params)
     positions = jnp.broadcast_to(jnp.arange(tokens.shape[1]), tokens.shape)
-    hidden = model(tokens, positions, None, impl=impl, dtype=jnp.dtype(dtype))  # (B, L, d)
-    h = jnp.take_along_axis(hidden, picks[..., None], axis=1)  # (B, K, d)
+    h = picked_hidden(model, tokens, positions, picks, impl=impl, dtype=jnp.dtype(dtype))  # (B, K, d)
     logits = jnp.einsum("bkd,dv->bkv", h, model.head_kernel(h.dtype), preferred_element_type=jnp.float32)
     logp = logits - jax.nn.logsumexp(logits, axis=-1, keepdims=True)
     return jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (B, K)
@@ -72,7 +71,7 @@ class Scorer:
         self.batch_size, self.min_bucket, self.bucket_step = batch_size, min_bucket, bucket_step
         self.fn = jax.jit(partial(_logprobs, graphdef, impl, dtype))
         self.graphdef, self.dtype = graphdef, dtype
-        self.cached = jax.jit(partial(forward, graphdef, dtype))
+        self.cached = jax.jit(partial(forward, graphdef, dtype, with_logits=False))
         self.tails = jax.jit(partial(tail_logits, graphdef, dtype))
         #: Fewest shared leading tokens for requests to reuse one computation of them (few-shot prefixes).
         self.min_shared = 128
