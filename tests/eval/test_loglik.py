@@ -88,3 +88,15 @@ def test_small_groups_share_tail_batches(models):
     np.testing.assert_allclose(shared.loglik, plain.loglik, rtol=1e-5, atol=1e-5)
     for (context, conts), row in zip(requests, shared.loglik):
         np.testing.assert_allclose(row, [_harness(ref, tok, context, c) for c in conts], rtol=2e-5, atol=2e-5)
+
+
+def test_buckets_pad_little_and_stay_few():
+    scorer = Scorer(None, None, None, 2048, min_bucket=64, steps_per_octave=8)
+    buckets = {n: scorer._bucket(n) for n in range(1, 2049)}
+    for n, b in buckets.items():
+        assert n <= b <= 2048 and b % 16 == 0
+        assert b == 64 or b - n < max(n / 8, 16)  # at most one step (1/8 of an octave, 16 tokens at least)
+    assert buckets[391] == 416 and buckets[1452] == 1536 and buckets[65] == 80
+    # min_bucket, then 4 steps in (64, 128] (16 apart) and 8 in each octave above it: 1 + 4 + 8 * 4
+    assert len(set(buckets.values())) == 37
+    assert Scorer(None, None, None, 1000)._bucket(999) == 1000  # never past the window

@@ -53,13 +53,19 @@ def test_online_attention_in_blocks_matches_a_written_out_softmax(monkeypatch, h
     seg = jnp.asarray([[1] * 5 + [2] * 4 + [3] * 3, [1] * 2 + [2] * 10]) if with_segments else None
     got = jax.jit(lambda q, k, v, s: attention(q, k, v, s, "online"))(q, k, v, seg)
     np.testing.assert_allclose(got, _reference(q, k, v, seg), rtol=1e-5, atol=1e-5)
+    # 11 rows: the last block has 3 (its diagonal block is 3 x 3)
+    assert attn_mod.online_blocks(11) == [(0, 4), (4, 8), (8, 11)]
+    q, k, v, seg = q[:, :11], k[:, :11], v[:, :11], None if seg is None else seg[:, :11]
+    got = jax.jit(lambda q, k, v, s: attention(q, k, v, s, "online"))(q, k, v, seg)
+    np.testing.assert_allclose(got, _reference(q, k, v, seg), rtol=1e-5, atol=1e-5)
 
 
 def test_online_blocks_are_bounded_in_count():
     assert attn_mod.online_blocks(256) == [(0, 256)]
     assert attn_mod.online_blocks(1536) == [(lo, lo + 256) for lo in range(0, 1536, 256)]
     assert len(attn_mod.online_blocks(8192)) == attn_mod.MAX_ONLINE_BLOCKS
-    assert attn_mod.online_blocks(1000) == [(0, 1000)]  # does not divide: one block
+    assert attn_mod.online_blocks(1000) == [(0, 256), (256, 512), (512, 768), (768, 1000)]  # a shorter last block
+    assert attn_mod.online_blocks(2100) == [(lo, min(lo + 512, 2100)) for lo in range(0, 2100, 512)]
 
 
 def test_document_mask_isolates_documents():

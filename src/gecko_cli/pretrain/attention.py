@@ -50,13 +50,11 @@ MAX_QUERY_BLOCKS = 16
 
 
 def _blocks(seq_len: int, size: int, most: int) -> list[tuple[int, int]]:
-    """(start, end) of blocks of `size` rows, doubled until there are at most `most`, or the whole sequence when
-    it does not divide."""
-    while seq_len // size > most:
+    """(start, end) of blocks of `size` rows, doubled until there are at most `most`; the last block is shorter
+    when the size does not divide the sequence."""
+    while -(-seq_len // size) > most:
         size *= 2
-    if seq_len % size or seq_len <= size:
-        return [(0, seq_len)]
-    return [(lo, lo + size) for lo in range(0, seq_len, size)]
+    return [(lo, min(lo + size, seq_len)) for lo in range(0, seq_len, size)]
 
 
 def query_blocks(seq_len: int) -> list[tuple[int, int]]:
