@@ -4,10 +4,12 @@ single-token decode steps; greedy or sampled; stops at stop sequences, </s> or a
 The cached forward uses the model's own modules and parameters (norms, projections, rotary, MLP); only the
 attention differs from training: queries attend to the cache slots at or before their own that hold real tokens.
 
-Only what is read is computed. A forward that returns the logits of its last slot runs the last layer's
-queries, attention, output projection and MLP for that slot alone: the other slots need only that layer's keys
-and values, for the cache. A forward that fills a cache and returns no logits stops at the last layer's keys
-and values. For the `small` preset that is 2.7M of the 3.2M weights of one layer in eight, for every slot but one.
+A prompt is prefilled (`prefill`) with the blocked online attention of pretrain/attention.py, which skips the
+blocks above the diagonal; decode steps (`forward`) attend to the cache. Only what is read is computed: a pass
+that returns the logits of its last slot runs the last layer's queries, attention, output projection and MLP for
+that slot alone (the other slots need only that layer's keys and values, for the cache), and a prefill that
+only fills a cache stops at the last layer's keys and values. For the `small` preset that is 2.7M of the 3.2M
+weights of one layer in eight, for every slot but one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from gecko_cli.pretrain.attention import attention
 from gecko_cli.pretrain.model import apply_rope, dense, rope_tables
 
 
@@ -61,9 +64,8 @@ def _last_logits(model, x):
     return jnp.einsum("btd,dv->btv", last, model.head_kernel(last.dtype), preferred_element_type=jnp.float32)[:, 0]
 
 
-def forward(graphdef, dtype: str, params, cache: dict, tokens, start, with_logits: bool = True):
-    """Run tokens (B, T) into cache slots start..start+T-1; returns (logits of the last slot (B, V), cache), or
-    (None, cache) when not `with_logits`.
+def forward(graphdef, dtype: str, params, cache: dict, tokens, start):
+    """Run tokens (B, T) into cache slots start..start+T-1; returns (logits of the last slot (B, V), cache).
 
     `cache` holds k and v per layer (L, B, S, K, D), `valid` (B, S) and `pos` (B,): each row's next position
     (its count of real tokens so far).
@@ -86,14 +88,47 @@ def forward(graphdef, dtype: str, params, cache: dict, tokens, start, with_logit
         v_all = jax.lax.dynamic_update_slice(cache["v"][i], v.astype(cache["v"].dtype), (0, start, 0, 0))
         ks.append(k_all)
         vs.append(v_all)
-        if i == last:
-            if not with_logits:
-                break
+        if i == last:  # only the last slot's output is read
             x, h, cos, sin, slots = x[:, -1:], h[:, -1:], cos[:, -1:], sin[:, -1:], slots[-1:]
         out = _cached_attention(_queries(block, h, cos, sin, dt), k_all.astype(dt), v_all.astype(dt), slots, valid)
         x = _block_output(block, x, out, dt)
-    logits = _last_logits(model, x) if with_logits else None
+    logits = _last_logits(model, x)
     cache = {"k": jnp.stack(ks), "v": jnp.stack(vs), "valid": valid, "pos": cache["pos"] + real.sum(axis=1)}
+    return logits, cache
+
+
+def prefill(graphdef, dtype: str, params, cache: dict, tokens, with_logits: bool = True):
+    """`forward` from an empty cache at slot 0, for a whole prompt at once: tokens (B, T), left-padded with -1.
+    The prompt attends to itself with the blocked online attention (pretrain/attention.py: the blocks above the
+    diagonal are skipped, no T x T score matrix is formed), padding slots masked as a segment of their own.
+    Returns (logits of the last slot (B, V), cache), or (None, cache) when not `with_logits`."""
+    model = nnx.merge(graphdef, params)
+    dt = jnp.dtype(dtype)
+    t = tokens.shape[1]
+    real = tokens >= 0
+    count = real.astype(jnp.int32)
+    positions = jnp.cumsum(count, axis=1) - count
+    segments = count  # 1 for the prompt, 0 for the padding before it
+    cos, sin = rope_tables(positions, model.cfg.head_dim, model.cfg.rope_theta)
+    valid = jax.lax.dynamic_update_slice(cache["valid"], real, (0, 0))
+    x = jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt)
+    ks, vs = [], []
+    last = len(model.layers) - 1
+    for i, block in enumerate(model.layers):
+        h = block.attn_norm(x)
+        k, v = _keys_values(block, h, cos, sin, dt)
+        ks.append(jax.lax.dynamic_update_slice(cache["k"][i], k.astype(cache["k"].dtype), (0, 0, 0, 0)))
+        vs.append(jax.lax.dynamic_update_slice(cache["v"][i], v.astype(cache["v"].dtype), (0, 0, 0, 0)))
+        if i < last:
+            out = attention(_queries(block, h, cos, sin, dt), k, v, segments, "online")
+        elif with_logits:  # only the last slot's output is read
+            x, h, cos, sin = x[:, -1:], h[:, -1:], cos[:, -1:], sin[:, -1:]
+            out = _cached_attention(_queries(block, h, cos, sin, dt), k, v, jnp.asarray([t - 1]), real)
+        else:
+            break
+        x = _block_output(block, x, out, dt)
+    logits = _last_logits(model, x) if with_logits else None
+    cache = {"k": jnp.stack(ks), "v": jnp.stack(vs), "valid": valid, "pos": cache["pos"] + count.sum(axis=1)}
     return logits, cache
 
 
@@ -201,7 +236,7 @@ class Generator:
     def __post_init__(self):
         cfg = nnx.merge(self.graphdef, self.params).cfg
         self.kv_heads, self.head_dim, self.n_layers = cfg.kv_heads, cfg.head_dim, cfg.n_layers
-        self._prefill = jax.jit(partial(forward, self.graphdef, self.dtype))
+        self._prefill = jax.jit(partial(prefill, self.graphdef, self.dtype))
         self._chunks = {}
 
     def _chunk_fn(self, temperature: float):
@@ -230,7 +265,7 @@ class Generator:
         cache = {"k": jnp.zeros(shape, self.dtype), "v": jnp.zeros(shape, self.dtype),
                  "valid": jnp.zeros((b, total), bool), "pos": jnp.zeros((b,), jnp.int32)}
         key = jax.random.key(seed)
-        logits, cache = self._prefill(self.params, cache, jnp.asarray(tokens), 0)
+        logits, cache = self._prefill(self.params, cache, jnp.asarray(tokens))
         key, sub = jax.random.split(key)
         token = _pick(logits, sub, temperature)
         out = [[int(t)] for t in np.asarray(token)]

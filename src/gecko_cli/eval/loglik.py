@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gecko_cli.eval.generate import forward, picked_hidden, tail_logits
+from gecko_cli.eval.generate import picked_hidden, prefill, tail_logits
 
 
 _MIN_STEP = 16  # bucket lengths are multiples of 16 (vector width) at least
@@ -76,7 +76,7 @@ class Scorer:
         self.batch_size, self.min_bucket, self.steps_per_octave = batch_size, min_bucket, steps_per_octave
         self.fn = jax.jit(partial(_logprobs, graphdef, impl, dtype))
         self.graphdef, self.dtype = graphdef, dtype
-        self.cached = jax.jit(partial(forward, graphdef, dtype, with_logits=False))
+        self.cached = jax.jit(partial(prefill, graphdef, dtype, with_logits=False))
         self.tails = jax.jit(partial(tail_logits, graphdef, dtype))
         #: Fewest shared leading tokens for requests to reuse one computation of them (few-shot prefixes).
         self.min_shared = 128
@@ -193,7 +193,7 @@ class Scorer:
             empty = {"k": jnp.zeros((layers, b, pb, kv, hd), self.dtype),
                      "v": jnp.zeros((layers, b, pb, kv, hd), self.dtype),
                      "valid": jnp.zeros((b, pb), bool), "pos": jnp.zeros((b,), jnp.int32)}
-            parts.append(self.cached(self.params, empty, tokens, 0)[1])
+            parts.append(self.cached(self.params, empty, tokens)[1])
         return {k: jnp.concatenate([p[k] for p in parts], axis=1 if k in ("k", "v") else 0) for k in parts[0]}
 
     def _run_tails(self, cache: dict, chunk: list[tuple[Item, int, int]], pb: int) -> list[np.ndarray]:
