@@ -11,9 +11,15 @@ from the left and counted. On the 80 questions of benchmarks/bench_eval.py, 8 st
 to 256 and then multiples of 256 pad 39,000 tokens instead of 45,300 for 34,500 real ones.
 
 Requests that share most of their context (a subject's few-shot examples: MMLU's five dev questions come first
-in every prompt of a subject) have that prefix computed once into a KV cache, and only their own tails run on
-copies of it, batched across groups. Attention is `online` (pretrain/attention.py): forward only, in blocks with the
-softmax computed online, which at the lengths of few-shot prompts costs a fraction of the training einsum's time.
+in every prompt of a subject) have that prefix computed once into a KV cache, and only their own tails run over
+it, batched across groups, each row reading its group's cache in place. Attention is `online`
+(pretrain/attention.py): forward only, in blocks with the softmax computed online, which at the lengths of
+few-shot prompts costs a fraction of the training einsum's time. The last layer runs only at the scored positions
+(generate.py: the others need only its keys and values).
+
+On 2 cores the plain passes run at 2,700 (1,536-token rows) to 3,300 (512-token rows) tokens a second with the
+`small` preset: 175 to 180 GFLOP/s, against 186 to 193 for XLA's own float32 matmul on this machine, so what
+is left to gain is in computing fewer tokens, not in computing them faster.
 """
 
 from __future__ import annotations
