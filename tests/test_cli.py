@@ -180,6 +180,31 @@ def test_output_path_that_is_a_file(tiny_raw, tmp_path, stage, flag, path, why):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("stage", ["dedup", "balance"])
+@pytest.mark.parametrize("where, why", [
+    ("same", "is the input {inp} itself"),
+    ("inside", "is inside the input folder {inp}"),
+    ("holds", "is inside the {what}"),
+    ("dropped-inside", "is inside the input folder {inp}"),
+])
+def test_output_that_overlaps_the_input_is_refused(tiny_raw, tmp_path, stage, where, why):
+    # Each would lose or double documents: read its own shards back on a rerun, --overwrite deleting the input
+    # while it is read, or the next stage reading the input again with the output. Nothing may be written.
+    clean = str(tmp_path / "clean")
+    assert invoke("dedup", tiny_raw, clean).exit_code == 0
+    inp = clean if stage == "balance" else tiny_raw
+    outer = str(tmp_path)
+    args = {"same": [inp, inp], "inside": [inp, os.path.join(inp, "out")], "holds": [inp, outer],
+            "dropped-inside": [inp, str(tmp_path / "out"), "--keep-dropped", os.path.join(inp, "dropped")]}[where]
+    before = {p: os.path.getmtime(os.path.join(d, p)) for d in (inp,) for p in os.listdir(d)}
+    result = invoke(stage, *args, "--overwrite")
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    what = "output folder" if where != "holds" else "output folder " + outer
+    assert why.format(inp=inp, what=what) in lines[0]
+    assert {p: os.path.getmtime(os.path.join(inp, p)) for p in os.listdir(inp)} == before
+    assert not (tmp_path / "out").exists() and not os.path.exists(os.path.join(inp, "out"))
+
+
 def test_file_in_the_way_of_an_output_is_a_user_error():
     from gecko_cli.cli import error_boundary
 

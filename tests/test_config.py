@@ -63,7 +63,9 @@ def test_workspace_paths(tmp_path, monkeypatch):
     ({"threshold": 1.5}, "threshold"),
     ({"bands": 10, "rows": 10}, "num-perm"),
     ({"keep": "last"}, "keep"),
-    ({"input": "same", "output": "same"}, "differ"),
+    ({"input": "same", "output": "same"}, "is the input same itself"),
+    ({"input": "same", "output": "same/out"}, "is inside the input folder same"),
+    ({"input": "same/in", "output": "same"}, "is inside the output folder same"),
 ])
 def test_bad_settings_are_config_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match):

@@ -240,6 +240,20 @@ def option_name(name: str) -> str:
     return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
 
 
+def check_apart(source: str, output: str, what: str = "output folder") -> None:
+    """Refuse an output folder that is the input, lies inside it or holds it. The same folder would have its input
+    deleted by --overwrite; inside the input, a rerun would read the stage's own shards as documents; an input
+    inside the output would be read again, with the output's shards, by the next stage."""
+    src, dst = os.path.realpath(source), os.path.realpath(output)
+    hint = f"choose an {what} outside the input, e.g. a sibling folder"
+    if dst == src:
+        raise ConfigError(f"the {what} {output} is the input {source} itself", hint=hint)
+    if dst.startswith(src.rstrip(os.sep) + os.sep):
+        raise ConfigError(f"the {what} {output} is inside the input folder {source}", hint=hint)
+    if src.startswith(dst.rstrip(os.sep) + os.sep):
+        raise ConfigError(f"the input {source} is inside the {what} {output}", hint=hint)
+
+
 def at_least(cfg, least: int, names: tuple[str, ...]) -> None:
     """Reject a setting of `cfg` below `least`, naming it as the user sets it."""
     for name in names:
@@ -310,8 +324,8 @@ class ShardStage:
         choice("--on-bad-record", self.on_bad_record, ("error", "skip"))
         choice("--phase", self.phase, ("all", *phases))
         at_least(self, 1, ("workers", "shard_bytes", "batch_rows", *sizes))
-        paths = [os.path.abspath(p) for p in (self.input, self.output)]
-        if paths[0] == paths[1]:
-            raise ConfigError("the output folder must differ from the input folder")
-        if self.keep_dropped is not None and os.path.abspath(self.keep_dropped) == paths[1]:
-            raise ConfigError("--keep-dropped must be another folder than the output")
+        check_apart(self.input, self.output)
+        if self.keep_dropped is not None:
+            check_apart(self.input, self.keep_dropped, "--keep-dropped folder")
+            if os.path.abspath(self.keep_dropped) == os.path.abspath(self.output):
+                raise ConfigError("--keep-dropped must be another folder than the output")

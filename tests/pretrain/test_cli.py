@@ -67,7 +67,7 @@ def test_run_folder_that_is_the_input_or_another_stage_output(packed, tiny_raw, 
     before = sorted(os.listdir(packed))
     done = _gecko(tmp_path, "pretrain", packed, packed, "--steps", "1", *ARGS)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
-    assert done.stderr.startswith(f"error: run folder {packed} is the packed input folder itself")
+    assert done.stderr.startswith(f"error: the run folder {packed} is the input {packed} itself")
     assert "hint:" in done.stderr and sorted(os.listdir(packed)) == before
     assert _gecko(tmp_path, "dedup", tiny_raw, "clean").returncode == 0
     done = _gecko(tmp_path, "pretrain", packed, "clean", "--steps", "1", *ARGS)

@@ -179,3 +179,11 @@ def test_tokenizer_report_stops_at_a_bad_record_unless_told_to_skip(tok_folder, 
     assert report["round_trip"]["failures"] == 0
     done = _gecko("tokenizer-report", tok_folder, "--data", str(data), "--on-bad-record", "skip", "--json")
     assert done.returncode == 0, done.stderr
+
+
+def test_an_output_folder_overlapping_the_input_is_refused(mixed, tmp_path):
+    for out, why in ((mixed, "is the input"), (os.path.join(mixed, "tok"), "is inside the input folder"),
+                     (str(tmp_path), "is inside the output folder")):
+        with pytest.raises(ConfigError, match=why):
+            TokenizerConfig(input=mixed, output=out, vocab=700)
+    assert sorted(os.listdir(mixed)) == ["a.jsonl"]

@@ -34,7 +34,6 @@ from flax import nnx
 
 from gecko_cli.eval.generate import picked_hidden, prefill, tail_logits
 
-
 _MIN_STEP = 16  # bucket lengths are multiples of 16 (vector width) at least
 
 

@@ -53,13 +53,14 @@ def _multi_host_env() -> bool:
 def check_run_folder(cfg: PretrainConfig) -> None:
     """Refuse a run folder that is a file, the packed input itself, or another stage's output; a folder holding
     an earlier run (config.json, checkpoints/) is this stage's own and is resumed."""
+    from gecko_cli.config import check_apart
     from gecko_cli.stage import check_output_folder
 
     out = cfg.output
     check_output_folder(out)
     hint = "choose another run folder, e.g. runs/<name>/"
-    if os.path.isdir(out) and os.path.isdir(cfg.input) and os.path.samefile(out, cfg.input):
-        raise ConfigError(f"run folder {out} is the packed input folder itself", hint=hint)
+    if os.path.exists(cfg.input):
+        check_apart(cfg.input, out, "run folder")
     held = _other_output(out)
     if held:
         raise ConfigError(f"{out} is not empty and is not a gecko pretrain run: it holds {held}", hint=hint)

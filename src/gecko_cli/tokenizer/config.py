@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from gecko_cli.config import at_least, choice, output_settings
+from gecko_cli.config import at_least, check_apart, choice, output_settings
 from gecko_cli.errors import ConfigError
 
 #: Ids 0..258 hold <unk>, <s>, </s> and the 256 byte tokens; a vocabulary needs room for learned tokens too.
@@ -60,8 +59,7 @@ class TokenizerConfig:
         at_least(self, 2, ("max_token_chars",))  # a token of one character is not learned: it is in the alphabet
         at_least(self, 1, ("min_frequency", "sample_bytes", "heldout_bytes"))
         choice("--on-bad-record", self.on_bad_record, ("error", "skip"))
-        if os.path.abspath(self.input) == os.path.abspath(self.output):
-            raise ConfigError("the output folder must differ from the input folder")
+        check_apart(self.input, self.output)
 
     def output_settings(self) -> dict:
         """The settings that decide the tokenizer (what its fingerprint covers); --compare only adds to the report."""
