@@ -469,6 +469,32 @@ def test_truncated_compressed_jsonl_raises(tmp_path, fmt, fraction):
 
 
 @pytest.mark.parametrize("fmt", ["jsonl.zst", "jsonl.gz"])
+def test_empty_compressed_jsonl_raises_and_empty_plain_jsonl_is_empty(tmp_path, fmt):
+    # As the gzip and zstd tools themselves: an empty file holds no compressed data at all, not zero documents.
+    write_bytes(str(tmp_path / "c" / f"empty.{fmt}"), b"")
+    _expect_data_error(only_file(tmp_path / "c"), "empty file", fmt.rsplit(".", 1)[1])
+    write_bytes(str(tmp_path / "p" / "empty.jsonl"), b"")
+    assert read_all(only_file(tmp_path / "p"))[0] == []
+    write_bytes(str(tmp_path / "z" / f"none.{fmt}"), compress(b"", fmt))  # compressed nothing: zero documents
+    assert read_all(only_file(tmp_path / "z"))[0] == []
+
+
+def test_a_file_that_cannot_be_opened_is_not_called_corrupt(tmp_path, monkeypatch):
+    from gecko_cli.shards import jsonl
+
+    f = only_file(write_bytes(str(tmp_path / "a.jsonl.zst"), compress(b'{"text": "x"}\n', "jsonl.zst")))
+
+    def denied(path, mode="r", *args, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(jsonl, "open", denied, raising=False)
+    with pytest.raises(DataError) as info:
+        list(iter_records(f, on_bad="skip", batch_rows=100))
+    assert info.value.message == f"{f.path}: cannot be read (Permission denied)"
+    assert "permissions" in info.value.hint
+
+
+@pytest.mark.parametrize("fmt", ["jsonl.zst", "jsonl.gz"])
 def test_garbage_compressed_jsonl_raises(tmp_path, fmt):
     write_bytes(str(tmp_path / f"junk.{fmt}"), random.Random(2).randbytes(5000))
     _expect_data_error(only_file(tmp_path), "corrupt")

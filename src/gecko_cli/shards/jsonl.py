@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import sys
 import zlib
@@ -28,8 +29,18 @@ _MAX_NESTING = 63
 
 
 def _byte_chunks(f: InputFile) -> Iterator[bytes]:
+    hint = "re-create or re-download the file, or exclude it with --exclude"
     try:
-        with open(f.path, "rb") as raw:
+        raw = open(f.path, "rb")
+    except OSError as e:  # permissions, or a file removed since it was listed: the file itself may be fine
+        raise DataError(f"{f.path}: cannot be read ({e.strerror})",
+                        hint="fix its permissions, or exclude it with --exclude") from None
+    with raw:
+        if f.format != "jsonl" and os.fstat(raw.fileno()).st_size == 0:
+            # gzip and zstd themselves refuse an empty file ("unexpected end of file"): a write that never ran.
+            raise DataError(f"{f.path}: empty file, not {f.format.rsplit('.', 1)[1]} data (truncated to nothing?)",
+                            hint=hint)
+        try:
             if f.format == "jsonl.zst":
                 yield from _zstd_chunks(raw, f.path)
             elif f.format == "jsonl.gz":
@@ -39,9 +50,8 @@ def _byte_chunks(f: InputFile) -> Iterator[bytes]:
             else:
                 while chunk := raw.read(_CHUNK):
                     yield chunk
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{f.path}: corrupt or truncated {f.format} file ({e})",
-                        hint="re-create or re-download the file, or exclude it with --exclude") from None
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{f.path}: corrupt or truncated {f.format} file ({e})", hint=hint) from None
 
 
 def _zstd_chunks(raw, path: str) -> Iterator[bytes]:
