@@ -86,3 +86,24 @@ def test_output_that_is_a_file_or_inside_one(trained, tmp_path, output, why):
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert done.stderr.startswith(f"error: {output} {why}") and "hint:" in done.stderr
     assert (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("record, why", [
+    ("{bad", "not a readable run record (Expecting property name"),
+    ("[]", 'not a run record: it has no "model" object'),
+    ('{"model": 5}', 'not a run record: it has no "model" object'),
+    ('{"model": {"d_model": "wide"}}', "model settings of the wrong type: d_model"),
+    ('{"model": {"tie_embeddings": 1}}', "model settings of the wrong type: tie_embeddings"),
+    ('{"model": {"depth": 4}}', "unknown model settings depth"),
+    ('{"model": {"d_model": 0}}', "model d_model must be at least 1, not 0"),
+])
+def test_a_damaged_run_record_is_named(trained, tmp_path, record, why):
+    from gecko_cli.eval.checkpoint import read_record
+
+    assert read_record(trained)["model"]  # the record pretrain writes passes
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(record)
+    with pytest.raises(DataError) as info:
+        read_record(str(run_dir))
+    assert info.value.message.startswith(f"{run_dir / 'config.json'}: {why}")

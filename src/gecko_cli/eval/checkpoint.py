@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from gecko_cli.errors import DataError
+from gecko_cli.errors import ConfigError, DataError
 from gecko_cli.pretrain.model_config import ModelConfig
 
 _HINT = "pass the output folder of `gecko pretrain` (it holds config.json and checkpoints/)"
@@ -30,12 +30,36 @@ def read_record(folder: str) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
             record = json.load(fh)
-        ModelConfig(**record["model"])
     except FileNotFoundError:
         raise DataError(f"{folder} holds no config.json: not a gecko pretrain run", hint=_HINT) from None
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise DataError(f"{path}: not a readable run record ({e})", hint=_HINT) from None
+    model = record.get("model") if isinstance(record, dict) else None
+    if not isinstance(model, dict):
+        raise DataError(f'{path}: not a run record: it has no "model" object (the model\'s shape)', hint=_HINT)
+    defaults = {f.name: f.default for f in fields(ModelConfig)}
+    unknown = sorted(set(model) - set(defaults))
+    if unknown:
+        raise DataError(f"{path}: unknown model settings {', '.join(unknown)} (not written by this gecko version?)",
+                        hint=_HINT)
+    wrong = sorted(k for k, v in model.items() if not _fits(v, defaults[k]))
+    if wrong:
+        raise DataError(f"{path}: model settings of the wrong type: {', '.join(wrong)}", hint=_HINT)
+    try:
+        ModelConfig(**model)
+    except ConfigError as e:
+        raise DataError(f"{path}: {e}", hint=_HINT) from None
     return record
+
+
+def _fits(value, default) -> bool:
+    """Whether a model setting read from JSON has the type of its default: a flag a bool, a size or rate a number
+    (not a bool), a setting that defaults to None a number or None."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if default is None and value is None:
+        return True
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def tokenizer_file(folder: str) -> str:
