@@ -251,6 +251,17 @@ def test_output_written_with_other_settings_needs_overwrite(tiny_raw, tmp_path):
     assert json.load(open(os.path.join(out, "manifest.json")))["config"]["threshold"] == 0.5
 
 
+def test_output_of_another_stage_is_named_as_such(tiny_raw, tmp_path):
+    clean, other = str(tmp_path / "clean"), str(tmp_path / "other")
+    assert invoke("dedup", tiny_raw, clean).exit_code == 0
+    assert invoke("dedup", tiny_raw, other).exit_code == 0
+    result = invoke("balance", clean, other)
+    lines = assert_user_error(result.exit_code, result.stdout, result.stderr)
+    assert lines[0] == f"error: {other} holds the output of gecko dedup, not of a balance run"
+    assert "--overwrite to replace that dedup output" in result.stderr
+    assert json.load(open(os.path.join(other, "manifest.json")))["stage"] == "dedup"
+
+
 def test_bad_host_index(tiny_raw, tmp_path):
     result = invoke("dedup", tiny_raw, str(tmp_path / "clean"), "--num-hosts", "2", "--host-index", "2")
     lines = assert_user_error(result.exit_code, result.stdout, result.stderr)

@@ -132,9 +132,14 @@ def prepare_output(work: WorkDir, out: str, fp: str, settings: dict, *, overwrit
     stage = work.stage
     hint = "pass --overwrite to replace it, or choose another output folder"
     if os.path.exists(os.path.join(out, MANIFEST)):
-        if read_manifest(out).get("fingerprint") == fp and not overwrite:
+        manifest = read_manifest(out)
+        if manifest.get("fingerprint") == fp and not overwrite:
             return True
         if not overwrite:
+            held = manifest.get("stage", stage)
+            if held != stage:
+                raise ConfigError(f"{out} holds the output of gecko {held}, not of a {stage} run",
+                                  hint=f"choose another output folder, or pass --overwrite to replace that {held} output")
             raise ConfigError(f"{out} holds the output of a {stage} run with other settings or inputs", hint=hint)
         _clear(work, out, side_dirs)
     elif os.path.exists(work.state):
