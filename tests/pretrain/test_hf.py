@@ -230,6 +230,11 @@ def test_mismatched_config_names_field_and_values(hf_dirs):
     assert "--model-arg d_model=64 --model-arg n_kv_heads=2" in info.value.hint
     with pytest.raises(ConfigError, match="tie_word_embeddings=False in config.json but tie_embeddings=True"):
         _load(folder, dataclasses.replace(CFG, tie_embeddings=True))
+    # The vocabulary is the packed data's, not a --model-arg: the hint says to pack with the model's tokenizer.
+    with pytest.raises(ConfigError) as info:
+        _load(folder, dataclasses.replace(CFG, vocab_size=CFG.vocab_size + 8))
+    assert f"vocab_size={CFG.vocab_size} in config.json but vocab_size={CFG.vocab_size + 8}" in info.value.message
+    assert "--model-arg" not in info.value.hint and "pack the data with that model's tokenizer" in info.value.hint
 
 
 def test_missing_tensor_is_named(hf_dirs, tmp_path):

@@ -104,9 +104,12 @@ def check_same_model(hf: ModelConfig, cfg: ModelConfig, folder: str) -> None:
         said = "; ".join(f"{key}={getattr(hf, name)} in config.json but {name}={getattr(cfg, name)} in the model"
                          for name, key in wrong)
         flags = " ".join(f"--model-arg {'n_kv_heads' if name == 'kv_heads' else name}={_flag(getattr(hf, name))}"
-                         for name, _ in wrong)
-        raise ConfigError(f"{folder}/config.json describes another model: {said}",
-                          hint=f"pass a matching --model and --model-arg, e.g. {flags}")
+                         for name, _ in wrong if name != "vocab_size")
+        hints = [f"pass a matching --model and --model-arg, e.g. {flags}"] if flags else []
+        if any(name == "vocab_size" for name, _ in wrong):  # not a model argument: it comes from the packed data
+            hints.append(f"pack the data with that model's tokenizer ({hf.vocab_size:,} entries), since the "
+                         "vocabulary size is the packed data's")
+        raise ConfigError(f"{folder}/config.json describes another model: {said}", hint="; ".join(hints))
     for name, key in OTHER_FIELDS.items():
         if getattr(hf, name) != getattr(cfg, name):
             log.warning("%s/config.json has %s=%s; training with %s=%s", folder, key, getattr(hf, name), name,
