@@ -65,3 +65,13 @@ def tokenizer_dir(tmp_path_factory) -> str:
 def packed(tmp_path_factory, tokenizer_dir) -> str:
     """Rows of 128 tokens of the sample corpus (real tokenizer, 1024 entries), with a val/ split."""
     return pack_corpus(tmp_path_factory.mktemp("data"), tokenizer_dir, 128, "packed")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_compile_cache(tmp_path_factory):
+    """`gecko pretrain` and `gecko eval` run by the tests keep their compiled programs in a folder of the test
+    session (compile_cache.py), not in the user's cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("GECKO_JAX_CACHE", str(tmp_path_factory.mktemp("jax-cache")))
+    yield
+    patch.undo()

@@ -107,3 +107,26 @@ def test_a_damaged_run_record_is_named(trained, tmp_path, record, why):
     with pytest.raises(DataError) as info:
         read_record(str(run_dir))
     assert info.value.message.startswith(f"{run_dir / 'config.json'}: {why}")
+
+
+def test_a_second_eval_loads_its_programs_from_the_compilation_cache(trained, tmp_path):
+    cache = tmp_path / "cache"
+    env = {**os.environ, "GECKO_JAX_CACHE": str(cache)}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+
+    def evaluate(out):
+        done = subprocess.run([sys.executable, "-m", "gecko_cli", "eval", trained, "--suite", "mmlu", "--data-dir",
+                               EVAL, "--limit", "2", "--output", str(tmp_path / out)], env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads((tmp_path / out / "results.json").read_text())
+
+    first = evaluate("a")
+    files = {p: p.stat().st_size for p in cache.rglob("*") if p.is_file()}
+    assert files and all(os.path.dirname(p) != str(cache) for p in files)  # under the machine's own folder
+    assert oct(os.stat(next(iter(files)).parent).st_mode & 0o777) == "0o700"
+    second = evaluate("b")
+    assert {p: p.stat().st_size for p in cache.rglob("*") if p.is_file()} == files  # every program found
+    for result in (first, second):
+        result["suites"]["mmlu"].pop("seconds")  # the second is faster: it compiled nothing
+    assert second["suites"] == first["suites"]

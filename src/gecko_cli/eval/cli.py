@@ -56,9 +56,10 @@ def eval_(
 ) -> None:
     import json
 
-    from gecko_cli import allocator
+    from gecko_cli import allocator, compile_cache
 
     allocator.tune_for_cpu()  # before jax starts its threads
+    compile_cache.enable()  # before anything compiles
 
     from gecko_cli.cli import build_config
     from gecko_cli.console import log, result

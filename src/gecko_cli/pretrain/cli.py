@@ -66,9 +66,10 @@ def pretrain(
     import dataclasses
     import json
 
-    from gecko_cli import allocator
+    from gecko_cli import allocator, compile_cache
 
     allocator.tune_for_cpu()  # before jax starts its threads
+    compile_cache.enable()  # before anything compiles
 
     from gecko_cli.cli import build_config, input_path
     from gecko_cli.config import load_file, workspace_path
