@@ -8,8 +8,9 @@ next checkpoint of a run, resuming a run) loads it instead of compiling it again
 The folder is `GECKO_JAX_CACHE` when that names one, else `$XDG_CACHE_HOME/gecko/jax` (`~/.cache/gecko/jax`),
 with a sub-folder per machine kind (processor architecture and instruction-set flags), since a program compiled
 for one processor need not run on another. It is created readable by its owner only: JAX runs what it finds
-there. `GECKO_JAX_CACHE=off` turns the cache off; a `JAX_COMPILATION_CACHE_DIR` of the user's own is left to
-JAX. A folder that cannot be created only costs the cache, with a warning.
+there, and keeps it under `MAX_BYTES` (4 GiB) by evicting the least recently used programs.
+`GECKO_JAX_CACHE=off` turns the cache off; a `JAX_COMPILATION_CACHE_DIR` of the user's own is left to JAX. A
+folder that cannot be created only costs the cache, with a warning.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ SETTING = "GECKO_JAX_CACHE"
 _OFF = ("off", "0", "false", "no", "none")
 #: Programs that compile faster than this are not worth a file read and write each.
 MIN_COMPILE_SECONDS = 0.1
+#: Bytes the cache may hold; beyond them JAX evicts the least recently used programs (old versions' among them).
+MAX_BYTES = 4 << 30
 
 
 def folder() -> str | None:
@@ -63,4 +66,5 @@ def enable() -> str | None:
 
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     return path
