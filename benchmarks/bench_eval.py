@@ -20,7 +20,8 @@ Timed:
   then the timed pass, which must compile nothing. Requests sharing a long prefix (a subject's few-shot examples)
   compute it once per batch into a KV cache; the pass counts list that prefix pass separately. Compile time
   is the sum of JAX's compile events. "cold" is process launch to the end of the timed pass (interpreter, imports,
-  loading, compiling, scoring; the requests are tokenized twice, a fraction of a second).
+  loading, compiling, scoring; the requests are tokenized twice, a fraction of a second). The persistent
+  compilation cache that `gecko eval` uses (compile_cache.py) is off here, so "cold" is always a first run's.
 - harness: `HFLM(pretrained=folder, device="cpu", batch_size=--batch-size)` and `loglikelihood` over the same
   (context, continuation) pairs as `Instance`s, 4 per question: one untimed question first, then all of them.
   "cold" is process launch to the end of that pass (the one warm-up question included).
