@@ -58,6 +58,20 @@ def _block_output(block, x, attended, dt):
     return x + block.mlp(block.mlp_norm(x), dt)
 
 
+def _inputs(model, tokens, first, dt):
+    """Embeddings (B, T, d), rotary tables and real-slot counts (B, T) of tokens (B, T; -1 marks left padding)
+    whose real tokens continue each row at position first (B,)."""
+    count = (tokens >= 0).astype(jnp.int32)
+    positions = first[:, None] + jnp.cumsum(count, axis=1) - count
+    cos, sin = rope_tables(positions, model.cfg.head_dim, model.cfg.rope_theta)
+    return jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt), cos, sin, count
+
+
+def _written(layer_cache, new, start):
+    """One layer's cache (B, S, K, D) with new (B, T, K, D) written at slots start..start+T-1."""
+    return jax.lax.dynamic_update_slice(layer_cache, new.astype(layer_cache.dtype), (0, start, 0, 0))
+
+
 def _last_logits(model, x):
     """Float32 logits (B, V) of the last position of x (B, T, d)."""
     last = model.norm(x[:, -1:])
@@ -75,17 +89,13 @@ def forward(graphdef, dtype: str, params, cache: dict, tokens, start):
     b, t = tokens.shape
     slots = start + jnp.arange(t)
     valid = jax.lax.dynamic_update_slice(cache["valid"], tokens >= 0, (0, start))
-    real = (tokens >= 0).astype(jnp.int32)
-    positions = cache["pos"][:, None] + jnp.cumsum(real, axis=1) - real
-    cos, sin = rope_tables(positions, model.cfg.head_dim, model.cfg.rope_theta)
-    x = jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt)
+    x, cos, sin, real = _inputs(model, tokens, cache["pos"], dt)
     ks, vs = [], []
     last = len(model.layers) - 1
     for i, block in enumerate(model.layers):
         h = block.attn_norm(x)
         k, v = _keys_values(block, h, cos, sin, dt)
-        k_all = jax.lax.dynamic_update_slice(cache["k"][i], k.astype(cache["k"].dtype), (0, start, 0, 0))
-        v_all = jax.lax.dynamic_update_slice(cache["v"][i], v.astype(cache["v"].dtype), (0, start, 0, 0))
+        k_all, v_all = _written(cache["k"][i], k, start), _written(cache["v"][i], v, start)
         ks.append(k_all)
         vs.append(v_all)
         if i == last:  # only the last slot's output is read
@@ -106,19 +116,16 @@ def prefill(graphdef, dtype: str, params, cache: dict, tokens, with_logits: bool
     dt = jnp.dtype(dtype)
     t = tokens.shape[1]
     real = tokens >= 0
-    count = real.astype(jnp.int32)
-    positions = jnp.cumsum(count, axis=1) - count
-    segments = count  # 1 for the prompt, 0 for the padding before it
-    cos, sin = rope_tables(positions, model.cfg.head_dim, model.cfg.rope_theta)
     valid = jax.lax.dynamic_update_slice(cache["valid"], real, (0, 0))
-    x = jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt)
+    x, cos, sin, count = _inputs(model, tokens, jnp.zeros_like(cache["pos"]), dt)
+    segments = count  # 1 for the prompt, 0 for the padding before it
     ks, vs = [], []
     last = len(model.layers) - 1
     for i, block in enumerate(model.layers):
         h = block.attn_norm(x)
         k, v = _keys_values(block, h, cos, sin, dt)
-        ks.append(jax.lax.dynamic_update_slice(cache["k"][i], k.astype(cache["k"].dtype), (0, 0, 0, 0)))
-        vs.append(jax.lax.dynamic_update_slice(cache["v"][i], v.astype(cache["v"].dtype), (0, 0, 0, 0)))
+        ks.append(_written(cache["k"][i], k, 0))
+        vs.append(_written(cache["v"][i], v, 0))
         if i < last:
             out = attention(_queries(block, h, cos, sin, dt), k, v, segments, "online")
         elif with_logits:  # only the last slot's output is read
@@ -159,14 +166,10 @@ def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens):
     each layer gathers its rows' prefix keys and values, and nothing is copied into or out of a cache."""
     model = nnx.merge(graphdef, params)
     dt = jnp.dtype(dtype)
-    real = tokens >= 0
-    count = real.astype(jnp.int32)
-    positions = cache["pos"][index][:, None] + jnp.cumsum(count, axis=1) - count
-    cos, sin = rope_tables(positions, model.cfg.head_dim, model.cfg.rope_theta)
+    x, cos, sin, count = _inputs(model, tokens, cache["pos"][index], dt)
     prefix_valid = cache["valid"][index]
     t = tokens.shape[1]
-    tail_allowed = jnp.tril(jnp.ones((t, t), jnp.bool_))[None] & real[:, None, :]
-    x = jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt)
+    tail_allowed = jnp.tril(jnp.ones((t, t), jnp.bool_))[None] & (count > 0)[:, None, :]
     last = len(model.layers) - 1
     for i, block in enumerate(model.layers):
         h = block.attn_norm(x)
