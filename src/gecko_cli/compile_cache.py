@@ -21,8 +21,9 @@ import platform
 
 SETTING = "GECKO_JAX_CACHE"
 _OFF = ("off", "0", "false", "no", "none")
-#: Programs that compile faster than this are not worth a file read and write each.
-MIN_COMPILE_SECONDS = 0.1
+#: Every program is kept, however fast it compiled (JAX's default keeps only those over 1 s): which ones cross a
+#: threshold would change from run to run, and a small program costs a few kB and a file read.
+MIN_COMPILE_SECONDS = 0.0
 #: Bytes the cache may hold; beyond them JAX evicts the least recently used programs (old versions' among them).
 MAX_BYTES = 4 << 30
 

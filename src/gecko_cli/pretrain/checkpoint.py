@@ -8,6 +8,7 @@ ever listed and restored.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -45,6 +46,10 @@ class Checkpoints:
         try:
             restored = self.manager.restore(step, args=args)
         except Exception as e:  # orbax and TensorStore raise bare Exceptions for damaged or foreign files
+            # The other reads of this checkpoint fail too; asyncio reports each one whose error nobody retrieved
+            # ("Task exception was never retrieved", with orbax's traceback) when its task is collected, which
+            # can be at interpreter exit, from the main thread, after the one error that matters.
+            logging.getLogger("asyncio").disabled = True
             raise DataError(f"{self.folder}/{step}: cannot restore this checkpoint ({_first_line(e)})",
                             hint=f"it is damaged, or was written for another model or gecko version: delete "
                             f"{self.folder}/{step} to use the checkpoint before it, or use another run folder "
@@ -64,8 +69,7 @@ class _MainThreadOnly:
     """sys.stderr while a checkpoint is restored, and for the rest of the process when that fails: it passes on
     what the main thread writes and drops what other threads write. When one array cannot be read, orbax closes
     its event loop while TensorStore's threads are still reading the others; each of those reads then reports
-    "Event loop is closed" with a traceback on stderr, in the middle of the one error that matters. (Reads that
-    end only while the interpreter shuts down report from the main thread, after that error.)"""
+    "Event loop is closed" with a traceback on stderr, in the middle of the one error that matters."""
 
     def __init__(self, inner):
         self.inner = inner
