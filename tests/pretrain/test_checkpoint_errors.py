@@ -30,3 +30,40 @@ def test_damaged_checkpoint_is_one_line_naming_it(packed, tmp_path):
     assert len(error) == 1 and f"{run}/checkpoints/2: cannot restore this checkpoint" in error[0]
     assert "OUT_OF_RANGE" in error[0] and "Requested byte range" in error[0]  # the root cause, not orbax's wrapper
     assert "delete" in done.stderr and "checkpoints/2" in done.stderr.split("hint:")[1]
+
+
+_LATE_REPORTS = """
+import asyncio, gc, logging, sys
+logging.basicConfig()
+from gecko_cli.pretrain import checkpoint
+if sys.argv[1] == "quiet":
+    checkpoint._quiet_failed_reads()
+
+async def read():
+    raise ValueError("orbax read failed")
+
+async def main():
+    asyncio.get_running_loop().create_task(read())  # never awaited: its error is never retrieved
+    await asyncio.sleep(0.01)
+
+asyncio.run(main())
+
+class Late:
+    def __del__(self):
+        raise ValueError("orbax coroutine closed")
+
+Late()
+gc.collect()
+print("done")
+"""
+
+
+def test_late_reports_of_the_failed_reads_are_silenced():
+    # What the other reads of a damaged checkpoint print when they are collected: asyncio's "Task exception was
+    # never retrieved" and an "Exception ignored in" report. Both print without the silencing, none with it.
+    def run(mode):
+        return subprocess.run([sys.executable, "-c", _LATE_REPORTS, mode], capture_output=True, text=True, timeout=60)
+
+    loud, quiet = run("loud"), run("quiet")
+    assert "Task exception was never retrieved" in loud.stderr and "Exception ignored in" in loud.stderr
+    assert quiet.stdout == "done\n" and quiet.stderr == ""

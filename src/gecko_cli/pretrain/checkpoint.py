@@ -46,10 +46,7 @@ class Checkpoints:
         try:
             restored = self.manager.restore(step, args=args)
         except Exception as e:  # orbax and TensorStore raise bare Exceptions for damaged or foreign files
-            # The other reads of this checkpoint fail too; asyncio reports each one whose error nobody retrieved
-            # ("Task exception was never retrieved", with orbax's traceback) when its task is collected, which
-            # can be at interpreter exit, from the main thread, after the one error that matters.
-            logging.getLogger("asyncio").disabled = True
+            _quiet_failed_reads()
             raise DataError(f"{self.folder}/{step}: cannot restore this checkpoint ({_first_line(e)})",
                             hint=f"it is damaged, or was written for another model or gecko version: delete "
                             f"{self.folder}/{step} to use the checkpoint before it, or use another run folder "
@@ -63,6 +60,16 @@ class Checkpoints:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def _quiet_failed_reads() -> None:
+    """After a restore failed: the checkpoint's other reads fail too, and those still pending are reported when
+    their coroutines and tasks are collected, which can be at interpreter exit, from the main thread, after the
+    one error that matters, each with orbax's traceback: "Task exception was never retrieved" (asyncio's logger)
+    and "Exception ignored in: <coroutine ...>" (sys.unraisablehook). The process ends with that error, so both
+    are silenced for the rest of it."""
+    logging.getLogger("asyncio").disabled = True
+    sys.unraisablehook = lambda unraisable: None
 
 
 class _MainThreadOnly:
