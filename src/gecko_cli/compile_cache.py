@@ -16,6 +16,7 @@ folder that cannot be created only costs the cache, with a warning.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import platform
 
@@ -67,5 +68,6 @@ def enable() -> str | None:
 
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
-    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
+    if importlib.util.find_spec("filelock") is not None:  # JAX needs it to evict (tokenizers brings it along)
+        jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     return path
