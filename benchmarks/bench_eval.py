@@ -177,10 +177,10 @@ def gecko_worker(folder: str, questions_path: str, batch_size: int, result: str)
                            round(sec * scorer._rows(len(part)) / sum(scorer._rows(len(q)) for q in parts), 3)))
         return out
 
-    def counted_tails(cache, chunk, pb):  # each row's own tokens after its group's prefix
-        rest = [len(it.tokens) - shared for it, _, shared in chunk]
+    def counted_tails(cache, chunk, pb):  # rows of packed tails, each tail's own tokens after its group's prefix
         out, sec = timed(run_tails, cache, chunk, pb)
-        passes.append(("tails", scorer._rows(len(chunk)), scorer._bucket(max(rest)), sum(rest), round(sec, 3)))
+        passes.append(("tails", scorer._rows(len(chunk)), scorer._bucket(max(r.length for r in chunk)),
+                       sum(r.length for r in chunk), round(sec, 3)))
         return out
 
     scorer._run, scorer._prefix_caches, scorer._run_tails = counted, counted_prefixes, counted_tails

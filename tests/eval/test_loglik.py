@@ -5,7 +5,7 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
-from gecko_cli.eval.loglik import Scorer
+from gecko_cli.eval.loglik import Item, Scorer
 from hf_models import twin_models
 
 MAX_LEN = 96
@@ -68,8 +68,9 @@ def test_a_shared_few_shot_prefix_is_computed_once_and_scores_the_same(models):
 
 
 def test_small_groups_share_tail_batches(models):
-    # Three subjects of two questions each: three prefixes computed in one pass, and the six tails batched
-    # together across groups (batch size 4), each reading its own subject's cache; scores as computed whole.
+    # Three subjects of two questions each: three prefixes computed in one pass, and the six tails packed two to
+    # a row (one subject's per row) in one batch across groups, each row reading its own subject's cache; scores
+    # as computed whole.
     scorer, ref, tok = models
     subjects = [f"Subject {name}.\n\n" + "".join(f"{name} example {i}: {i} and {i}.\n" for i in range(5))
                 for name in ("alpha", "beta", "gamma")]
@@ -78,16 +79,34 @@ def test_small_groups_share_tail_batches(models):
     calls, tails = [], []
     scorer.min_shared, prefix_caches, run_tails = 16, scorer._prefix_caches, scorer._run_tails
     scorer._prefix_caches = lambda prefixes, pb: calls.append(len(prefixes)) or prefix_caches(prefixes, pb)
-    scorer._run_tails = lambda cache, chunk, pb: tails.append({gi for _, gi, _ in chunk}) or run_tails(cache, chunk, pb)
+    scorer._run_tails = lambda cache, chunk, pb: tails.append({row.group for row in chunk}) or run_tails(cache, chunk, pb)
     try:
         shared = scorer.score(requests)
     finally:
         scorer.min_shared, scorer._prefix_caches, scorer._run_tails = 128, prefix_caches, run_tails
     assert calls == [3]
-    assert len(tails) == 2 and any(len(groups) > 1 for groups in tails)
+    assert tails == [{0, 1, 2}]
     np.testing.assert_allclose(shared.loglik, plain.loglik, rtol=1e-5, atol=1e-5)
     for (context, conts), row in zip(requests, shared.loglik):
         np.testing.assert_allclose(row, [_harness(ref, tok, context, c) for c in conts], rtol=2e-5, atol=2e-5)
+
+
+def test_tails_are_packed_by_group_first_fit_decreasing():
+    scorer = Scorer(None, None, None, 2048)
+    scorer.tail_row = 100
+
+    def group(lengths, shared=50):
+        return [Item(list(range(shared + n)), [0], [0], (i, -1)) for i, n in enumerate(lengths)], shared
+
+    window = [group([60, 30, 30, 20, 70]), group([40]), group([130, 10])]
+    rows = scorer._tail_rows(window)
+    # rows hold at most 130 tokens (the longest tail, above tail_row); group 0: 70 + 60, then 30 + 30 + 20
+    assert [(r.group, [len(it.tokens) - s for it, s in r.tails]) for r in rows] == [
+        (2, [10]), (1, [40]), (0, [30, 30, 20]), (0, [70, 60]), (2, [130])]
+    assert [r.length for r in rows] == [10, 40, 80, 130, 130]
+    for r in rows:
+        assert all(shared == window[r.group][1] and any(it is x for x in window[r.group][0]) for it, shared in r.tails)
+    assert sorted(id(it) for r in rows for it, _ in r.tails) == sorted(id(it) for g, _ in window for it in g)
 
 
 def test_buckets_pad_little_and_stay_few():

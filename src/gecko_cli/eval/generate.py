@@ -141,7 +141,7 @@ def prefill(graphdef, dtype: str, params, cache: dict, tokens, with_logits: bool
 
 def _prefix_and_tail_attention(q, pk, pv, prefix_valid, k, v, tail_allowed):
     """q (B, T, H, D) of tail tokens over two key sets at once: a prefix pk, pv (B, S, K, D) with prefix_valid
-    (B, S), and the tail's own k, v (B, T, K, D) with tail_allowed (B, T, T). One softmax over both, summed part
+    (B, S), and the row's own k, v (B, R, K, D) with tail_allowed (B, T, R). One softmax over both, summed part
     by part, so the prefix is never joined to the tail. Every row has a real prefix key, so its maximum is real
     and masked keys (set to the float32 minimum) get weight 0."""
     b, t, h, d = q.shape
@@ -160,27 +160,37 @@ def _prefix_and_tail_attention(q, pk, pv, prefix_valid, k, v, tail_allowed):
     return jnp.moveaxis(out, 3, 1).reshape(b, t, h, d).astype(v.dtype)
 
 
-def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens):
-    """Logits after the last slot of each row of tokens (B, T; -1 marks left padding), the row continuing the
-    cached prefix `index[r]` of `cache` (k, v (L, G, S, K, D), valid (G, S), pos (G,)). The cache is only read:
-    each layer gathers its rows' prefix keys and values, and nothing is copied into or out of a cache."""
+def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens, segments, offsets, picks):
+    """Logits (B, P, V) at slots picks (B, P) of rows of packed tails: row r holds one or more tails that each
+    continue the cached prefix `index[r]` of `cache` (k, v (L, G, S, K, D), valid (G, S), pos (G,)). tokens (B, T)
+    with segments (B, T) (1, 2, ... per tail, 0 for padding) and offsets (B, T) (each token's place in its own
+    tail). A tail token attends to its prefix and to the tokens of its own tail at or before it; its position is
+    the prefix's length plus its offset. The cache is only read: each layer gathers its rows' prefix keys and
+    values, and nothing is copied into or out of a cache."""
     model = nnx.merge(graphdef, params)
     dt = jnp.dtype(dtype)
-    x, cos, sin, count = _inputs(model, tokens, cache["pos"][index], dt)
+    cos, sin = rope_tables(cache["pos"][index][:, None] + offsets, model.cfg.head_dim, model.cfg.rope_theta)
+    x = jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt)
     prefix_valid = cache["valid"][index]
     t = tokens.shape[1]
-    tail_allowed = jnp.tril(jnp.ones((t, t), jnp.bool_))[None] & (count > 0)[:, None, :]
+    allowed = (jnp.tril(jnp.ones((t, t), jnp.bool_))[None] & (segments[:, :, None] == segments[:, None, :])
+               & (segments > 0)[:, None, :])  # (B, T, T): own tail, at or before; padding attends to the prefix
+
+    def at_picks(a):
+        return jnp.take_along_axis(a, picks.reshape(picks.shape + (1,) * (a.ndim - 2)), axis=1)
+
     last = len(model.layers) - 1
     for i, block in enumerate(model.layers):
         h = block.attn_norm(x)
         k, v = _keys_values(block, h, cos, sin, dt)
-        if i == last:  # only the last slot's output is read
-            x, h, cos, sin, tail_allowed = x[:, -1:], h[:, -1:], cos[:, -1:], sin[:, -1:], tail_allowed[:, -1:]
+        if i == last:  # only the picked slots' outputs are read
+            x, h, cos, sin, allowed = at_picks(x), at_picks(h), at_picks(cos), at_picks(sin), at_picks(allowed)
         pk = jnp.take(cache["k"][i], index, axis=0).astype(dt)
         pv = jnp.take(cache["v"][i], index, axis=0).astype(dt)
-        out = _prefix_and_tail_attention(_queries(block, h, cos, sin, dt), pk, pv, prefix_valid, k, v, tail_allowed)
+        out = _prefix_and_tail_attention(_queries(block, h, cos, sin, dt), pk, pv, prefix_valid, k, v, allowed)
         x = _block_output(block, x, out, dt)
-    return _last_logits(model, x)
+    h = model.norm(x)
+    return jnp.einsum("bpd,dv->bpv", h, model.head_kernel(h.dtype), preferred_element_type=jnp.float32)
 
 
 def picked_hidden(model, tokens, positions, picks, *, impl: str, dtype):

@@ -12,7 +12,9 @@ to 256 and then multiples of 256 pad 39,000 tokens instead of 45,300 for 34,500 
 
 Requests that share most of their context (a subject's few-shot examples: MMLU's five dev questions come first
 in every prompt of a subject) have that prefix computed once into a KV cache, and only their own tails run over
-it, batched across groups, each row reading its group's cache in place. Attention is `online`
+it: packed several to a row (one group's per row, each attending to its own tokens and the prefix), rows batched
+across groups, each row reading its group's cache in place. On the bench's 80 questions packing pads the tails
+to 4,864 tokens instead of 5,728 for 3,688 real ones. Attention is `online`
 (pretrain/attention.py): forward only, in blocks with the softmax computed online, which at the lengths of
 few-shot prompts costs a fraction of the training einsum's time. The last layer runs only at the scored positions
 (generate.py: the others need only its keys and values).
@@ -58,6 +60,14 @@ class Item:
 
 
 @dataclass
+class TailRow:
+    """One row of packed tails: tails (item, shared prefix length) of one group (window index), in order."""
+    group: int
+    tails: list[tuple[Item, int]] = field(default_factory=list)
+    length: int = 0         # tokens of all its tails
+
+
+@dataclass
 class Scores:
     loglik: list[list[float]] = field(default_factory=list)
     truncated: int = 0      # requests cut from the left to fit the window
@@ -90,6 +100,8 @@ class Scorer:
         self.min_shared_fraction = 0.5
         #: Groups of requests whose prefix caches are held at once.
         self.prefix_window = 4 * batch_size
+        #: Tokens of a row of packed tails (at least the longest tail).
+        self.tail_row = 256
 
     def encode(self, text: str) -> list[int]:
         return self.tok.encode(text).ids
@@ -161,13 +173,30 @@ class Scorer:
             for start in range(0, len(groups), self.prefix_window):
                 window = groups[start:start + self.prefix_window]
                 cache = self._prefix_caches([g[0].tokens[:shared] for g, shared in window], pb)
-                tails = sorted(((it, gi, shared) for gi, (g, shared) in enumerate(window) for it in g),
-                               key=lambda x: (len(x[0].tokens) - x[2], x[0].owner))
-                for b0 in range(0, len(tails), self.batch_size):
-                    chunk = tails[b0:b0 + self.batch_size]
-                    for (it, _, _), row in zip(chunk, self._run_tails(cache, chunk, pb)):
+                rows = self._tail_rows(window)
+                for b0 in range(0, len(rows), self.batch_size):
+                    for (it, _), row in self._run_tails(cache, rows[b0:b0 + self.batch_size], pb):
                         out.loglik[it.owner[0]] = [float(x) for x in row]
         return left
+
+    def _tail_rows(self, window: list[tuple[list[Item], int]]) -> list[TailRow]:
+        """The tails of a window of groups packed into rows, first fit by decreasing length, each row holding
+        tails of one group and at most `tail_row` tokens (or the longest tail): short tails share a row instead
+        of each padding one to the longest. Rows come sorted by length, so that a batch of them pads little."""
+        cap = max(self.tail_row, max(len(it.tokens) - shared for g, shared in window for it in g))
+        rows: list[TailRow] = []
+        for gi, (group, shared) in enumerate(window):
+            mine: list[TailRow] = []
+            for it in sorted(group, key=lambda it: (-len(it.tokens), it.owner)):
+                n = len(it.tokens) - shared
+                row = next((r for r in mine if r.length + n <= cap), None)
+                if row is None:
+                    row = TailRow(gi)
+                    mine.append(row)
+                row.tails.append((it, shared))
+                row.length += n
+            rows += mine
+        return sorted(rows, key=lambda r: (r.length, r.group))
 
     def _prefix_groups(self, items: list[Item]) -> list[tuple[list[Item], int]]:
         """Items in runs that share a prefix, as (items, shared length), from the items sorted by their tokens: a
@@ -201,20 +230,27 @@ class Scorer:
             parts.append(self.cached(self.params, empty, tokens)[1])
         return {k: jnp.concatenate([p[k] for p in parts], axis=1 if k in ("k", "v") else 0) for k in parts[0]}
 
-    def _run_tails(self, cache: dict, chunk: list[tuple[Item, int, int]], pb: int) -> list[np.ndarray]:
-        """Log-probabilities at the last slot of each (item, group, shared) row: the item's tokens after its
-        group's shared prefix, attending to that group's cached prefix (read in place, not copied per row)."""
-        b = self._rows(len(chunk))
-        rb = self._bucket(max(len(it.tokens) - shared for it, _, shared in chunk))
+    def _run_tails(self, cache: dict, chunk: list[TailRow], pb: int) -> list[tuple[tuple[Item, int], np.ndarray]]:
+        """Log-probabilities of each tail's targets after its last token, for rows of packed tails that each
+        attend to their group's cached prefix (read in place, not copied per row): ((item, shared), scores)."""
+        b, t = self._rows(len(chunk)), self._bucket(max(r.length for r in chunk))
+        p = _pow2(max(len(r.tails) for r in chunk))
         index = np.zeros(b, np.int32)
-        rest = np.full((b, rb), -1, np.int32)
-        for r, (it, gi, shared) in enumerate(chunk):
-            index[r] = gi
-            tail = it.tokens[shared:]
-            rest[r, rb - len(tail):] = tail  # every row's context ends at the last slot
-        logits = self.tails(self.params, cache, index, rest)
+        tokens = np.full((b, t), -1, np.int32)
+        segments, offsets = np.zeros((b, t), np.int32), np.zeros((b, t), np.int32)
+        picks = np.zeros((b, p), np.int32)
+        for r, row in enumerate(chunk):
+            index[r], at = row.group, 0
+            for j, (it, shared) in enumerate(row.tails):
+                tail = it.tokens[shared:]
+                tokens[r, at:at + len(tail)] = tail
+                segments[r, at:at + len(tail)] = j + 1
+                offsets[r, at:at + len(tail)] = np.arange(len(tail))
+                at += len(tail)
+                picks[r, j] = at - 1
+        logits = self.tails(self.params, cache, index, tokens, segments, offsets, picks)
         logp = np.asarray(jax.nn.log_softmax(logits, axis=-1))
-        return [logp[r, it.targets] for r, (it, _, _) in enumerate(chunk)]
+        return [(tail, logp[r, j, tail[0].targets]) for r, row in enumerate(chunk) for j, tail in enumerate(row.tails)]
 
     def _kv_shape(self) -> tuple[int, int, int]:
         cfg = nnx.merge(self.graphdef, self.params).cfg
