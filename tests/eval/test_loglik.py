@@ -109,6 +109,19 @@ def test_tails_are_packed_by_group_first_fit_decreasing():
     assert sorted(id(it) for r in rows for it, _ in r.tails) == sorted(id(it) for g, _ in window for it in g)
 
 
+def test_long_sequences_go_fewer_to_a_pass():
+    scorer = Scorer(None, None, None, 2048, batch_size=8)
+    assert scorer.max_pass_tokens == 4096
+    items = [Item([0] * n, [n - 1], [0], (i, -1)) for i, n in enumerate([100] * 10 + [1400, 1450, 1500, 1520, 2000])]
+    batches = scorer._plain_batches(items)
+    assert [len(b) for b in batches] == [8, 2, 2, 2, 1]
+    assert [it for b in batches for it in b] == items  # every item once, in order
+    for b in batches:
+        assert len(b) == 1 or scorer._rows(len(b)) * max(scorer._bucket(len(it.tokens)) for it in b) <= 4096
+    # short sequences keep the full batch size
+    assert [len(b) for b in Scorer(None, None, None, 2048, batch_size=8)._plain_batches(items[:10])] == [8, 2]
+
+
 def test_buckets_pad_little_and_stay_few():
     scorer = Scorer(None, None, None, 2048, min_bucket=64, steps_per_octave=8)
     buckets = {n: scorer._bucket(n) for n in range(1, 2049)}
