@@ -13,8 +13,6 @@ import os
 import shutil
 import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 
@@ -184,6 +182,9 @@ def run_parallel(workers: int, fn, jobs: list[tuple]) -> list:
     """Run fn(*job) for every job, in `workers` forked processes when more than one; results in job order."""
     if workers == 1 or len(jobs) <= 1:
         return [fn(*job) for job in jobs]
+    from concurrent.futures import ProcessPoolExecutor  # imported here: a single-process run does without it
+    from multiprocessing import get_context
+
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("fork"),
                              initializer=_die_with_parent) as pool:
         return [fut.result() for fut in [pool.submit(fn, *job) for job in jobs]]
