@@ -435,6 +435,23 @@ def test_tabular_dictionary_text_column(tmp_path):
     assert read_all(only_file(tmp_path))[0] == ["a", "b", "a"]
 
 
+@pytest.mark.parametrize("column", [
+    pa.array(["가나", "b", ""]), pa.array(["가나", "b", ""], pa.large_string()),
+    pa.array(["가나", "b", ""]).dictionary_encode(), pa.array(["가나".encode(), b"b", b""], pa.binary())])
+def test_tabular_text_column_of_any_string_type_gives_the_same_table(tmp_path, column):
+    write_table(str(tmp_path / "x.arrow"), pa.table({"text": column}), "arrow")
+    (batch,) = list(iter_records(only_file(tmp_path), want_table=True))
+    assert batch.table.schema.field(schemas.TEXT).type == pa.string()
+    assert batch.table[schemas.TEXT].to_pylist() == batch.texts == ["가나", "b", ""]
+
+
+def test_tabular_null_texts_skipped_are_empty_in_the_table(tmp_path):
+    write_table(str(tmp_path / "x.arrow"), pa.table({"text": pa.array(["a", None, "c"])}), "arrow")
+    (batch,) = list(iter_records(only_file(tmp_path), on_bad="skip", want_table=True))
+    assert batch.bad == {1: "text is null"}
+    assert batch.table[schemas.TEXT].to_pylist() == ["a", "", "c"]
+
+
 def test_tabular_id_column_that_cannot_be_a_string(tmp_path):
     table = pa.table({"text": ["a"], "id": pa.array([[1, 2]])})
     path = write_table(str(tmp_path / "x.arrow"), table, "arrow")

@@ -106,7 +106,7 @@ def _table_batch(f, start, rb: pa.RecordBatch, text_field, on_bad, want_table) -
     out = ReadBatch(start=start, texts=texts, ids=ids, bad=bad)
     if not want_table:
         return out
-    core = {schemas.TEXT: [t if t is not None else "" for t in texts],
+    core = {schemas.TEXT: _text_array(rb.column(text_field), texts, bad),
             schemas.ID: ids,
             schemas.LANG: _string_column(f, rb, schemas.LANG, [None] * n),
             schemas.SOURCE: _string_column(f, rb, schemas.SOURCE, [f.relpath] * n)}
@@ -116,6 +116,14 @@ def _table_batch(f, start, rb: pa.RecordBatch, text_field, on_bad, want_table) -
             table = table.append_column(name, rb.column(name))
     out.table = table
     return out
+
+
+def _text_array(col: pa.Array, texts: list, bad: dict) -> pa.Array:
+    """The texts as an Arrow string array ("" where bad): the column itself when every row was read from it as
+    it is (valid UTF-8, no nulls), without encoding the texts again."""
+    if not bad and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return col if pa.types.is_string(col.type) else col.cast(pa.string())
+    return pa.array([t if t is not None else "" for t in texts], pa.string())
 
 
 def _column_texts(f: InputFile, col: pa.Array, name: str) -> tuple[list, dict]:
