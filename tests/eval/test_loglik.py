@@ -79,7 +79,7 @@ def test_small_groups_share_tail_batches(models):
     calls, tails = [], []
     scorer.min_shared, prefix_caches, run_tails = 16, scorer._prefix_caches, scorer._run_tails
     scorer._prefix_caches = lambda prefixes, pb: calls.append(len(prefixes)) or prefix_caches(prefixes, pb)
-    scorer._run_tails = lambda cache, chunk, pb: tails.append({row.group for row in chunk}) or run_tails(cache, chunk, pb)
+    scorer._run_tails = lambda cache, rows, pb: tails.append({row.group for row in rows}) or run_tails(cache, rows, pb)
     try:
         shared = scorer.score(requests)
     finally:
