@@ -72,10 +72,20 @@ def _written(layer_cache, new, start):
     return jax.lax.dynamic_update_slice(layer_cache, new.astype(layer_cache.dtype), (0, start, 0, 0))
 
 
+def _logits(model, x):
+    """Float32 logits (B, T, V) of x (B, T, d), the last block's output."""
+    h = model.norm(x)
+    return jnp.einsum("btd,dv->btv", h, model.head_kernel(h.dtype), preferred_element_type=jnp.float32)
+
+
 def _last_logits(model, x):
     """Float32 logits (B, V) of the last position of x (B, T, d)."""
-    last = model.norm(x[:, -1:])
-    return jnp.einsum("btd,dv->btv", last, model.head_kernel(last.dtype), preferred_element_type=jnp.float32)[:, 0]
+    return _logits(model, x[:, -1:])[:, 0]
+
+
+def _at(a, picks):
+    """a (B, T, ...) at positions picks (B, K): (B, K, ...)."""
+    return jnp.take_along_axis(a, picks.reshape(picks.shape + (1,) * (a.ndim - 2)), axis=1)
 
 
 def forward(graphdef, dtype: str, params, cache: dict, tokens, start):
@@ -176,21 +186,17 @@ def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens, segmen
     allowed = (jnp.tril(jnp.ones((t, t), jnp.bool_))[None] & (segments[:, :, None] == segments[:, None, :])
                & (segments > 0)[:, None, :])  # (B, T, T): own tail, at or before; padding attends to the prefix
 
-    def at_picks(a):
-        return jnp.take_along_axis(a, picks.reshape(picks.shape + (1,) * (a.ndim - 2)), axis=1)
-
     last = len(model.layers) - 1
     for i, block in enumerate(model.layers):
         h = block.attn_norm(x)
         k, v = _keys_values(block, h, cos, sin, dt)
         if i == last:  # only the picked slots' outputs are read
-            x, h, cos, sin, allowed = at_picks(x), at_picks(h), at_picks(cos), at_picks(sin), at_picks(allowed)
+            x, h, cos, sin, allowed = (_at(a, picks) for a in (x, h, cos, sin, allowed))
         pk = jnp.take(cache["k"][i], index, axis=0).astype(dt)
         pv = jnp.take(cache["v"][i], index, axis=0).astype(dt)
         out = _prefix_and_tail_attention(_queries(block, h, cos, sin, dt), pk, pv, prefix_valid, k, v, allowed)
         x = _block_output(block, x, out, dt)
-    h = model.norm(x)
-    return jnp.einsum("bpd,dv->bpv", h, model.head_kernel(h.dtype), preferred_element_type=jnp.float32)
+    return _logits(model, x)
 
 
 def picked_hidden(model, tokens, positions, picks, *, impl: str, dtype):
@@ -206,12 +212,9 @@ def picked_hidden(model, tokens, positions, picks, *, impl: str, dtype):
     h = block.attn_norm(x)
     k, v = _keys_values(block, h, cos, sin, dtype)
 
-    def at_picks(a):
-        return jnp.take_along_axis(a, picks.reshape(picks.shape + (1,) * (a.ndim - 2)), axis=1)
-
-    q = _queries(block, at_picks(h), at_picks(cos), at_picks(sin), dtype)
+    q = _queries(block, _at(h, picks), _at(cos, picks), _at(sin, picks), dtype)
     out = _cached_attention(q, k, v, picks, jnp.ones((b, t), jnp.bool_))
-    return model.norm(_block_output(block, at_picks(x), out, dtype))
+    return model.norm(_block_output(block, _at(x, picks), out, dtype))
 
 
 def _pick(logits, key, temperature: float):
