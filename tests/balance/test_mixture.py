@@ -1,3 +1,7 @@
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -122,3 +126,37 @@ def test_interleave_texts_matches_a_take():
     got = interleave_texts([(a, rows_a), (b, rows_b)], order)
     got.validate(full=True)
     assert got.to_pylist() == expected.to_pylist()
+
+
+def test_take_rows_matches_arrows_take_without_concatenating():
+    from gecko_cli.balance.shuffle import take_rows
+
+    rng = np.random.default_rng(3)
+    chunks = [pa.array([f"{c}-{i}" * int(rng.integers(0, 4)) for i in range(int(n))], pa.string())
+              for c, n in enumerate(rng.integers(0, 7, 12))]
+    chunks.append(pa.array(["한", "국", "어", "끝"]).slice(1, 2))  # a sliced chunk: its offsets start past 0
+    column = pa.chunked_array(chunks, pa.string())
+    for rows in (rng.integers(0, len(column), 200), np.arange(len(column))[::-1], np.array([len(column) - 1] * 3)):
+        got = take_rows(column, rows)
+        got.validate(full=True)
+        assert isinstance(got, pa.Array)
+        assert got.to_pylist() == column.take(pa.array(rows)).to_pylist()
+    assert take_rows(column, np.zeros(0, np.int64)).to_pylist() == []
+
+
+def test_take_rows_does_not_copy_the_whole_column():
+    # Arrow's take on a chunked string column concatenates every chunk first; gather takes each output batch from
+    # all scanned files' texts, so that copy would grow with the corpus. Measured in a fresh process, where the
+    # memory pool's peak is the column itself until the take.
+    script = textwrap.dedent("""
+        import numpy as np, pyarrow as pa
+        from gecko_cli.balance.shuffle import take_rows
+        column = pa.chunked_array([pa.array(["x" * 300] * 20_000) for _ in range(10)])
+        pool = pa.default_memory_pool()
+        before = pool.max_memory()
+        got = take_rows(column, np.random.default_rng(0).integers(0, len(column), 1000))
+        print(pool.max_memory() - before, column.nbytes, got.nbytes)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    grown, column_bytes, taken_bytes = map(int, out.split())
+    assert grown < column_bytes / 10, (grown, column_bytes, taken_bytes)

@@ -146,9 +146,7 @@ def interleave_texts(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: n
         A string array.
     """
     columns, rows, _ = _text_rows(sources, order)
-    if not len(rows):
-        return pa.array([], pa.string())
-    return columns.take(pa.array(rows, pa.int64())).combine_chunks()
+    return take_rows(columns, rows)
 
 
 def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: np.ndarray,
@@ -164,7 +162,29 @@ def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order
     bounds = [0, *(int(c) for c in cuts if c < len(rows)), len(rows)]
     for lo, hi in zip(bounds, bounds[1:]):
         if hi > lo:
-            yield lo, hi, columns.take(pa.array(rows[lo:hi], pa.int64())).combine_chunks()
+            yield lo, hi, take_rows(columns, rows[lo:hi])
+
+
+def take_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """The given rows of a chunked string column, as one array, reading only those rows.
+
+    Arrow's own take on a chunked string column first concatenates all of its chunks: every record batch of an
+    output shard would copy (and read from disk) every scanned file's texts again. Here each chunk gives its rows
+    (in row order, one take per chunk), and one take of the gathered texts puts them in the order asked for.
+    """
+    rows = np.asarray(rows, np.int64)
+    if not len(rows):
+        return pa.array([], column.type)
+    starts = np.cumsum([0, *(len(c) for c in column.chunks)])
+    chunk = np.searchsorted(starts, rows, side="right") - 1
+    by_chunk = np.argsort(chunk, kind="stable")
+    bounds = np.searchsorted(chunk[by_chunk], np.arange(column.num_chunks + 1))
+    pieces = [column.chunk(c).take(pa.array(rows[by_chunk[bounds[c]:bounds[c + 1]]] - starts[c], pa.int64()))
+              for c in np.flatnonzero(np.diff(bounds))]
+    gathered = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
+    back = np.empty(len(rows), np.int64)
+    back[by_chunk] = np.arange(len(rows))
+    return gathered.take(pa.array(back, pa.int64()))
 
 
 def _text_rows(sources, order) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
