@@ -116,21 +116,27 @@ class Scorer:
     def encode(self, text: str) -> list[int]:
         return self.tok.encode(text).ids
 
-    def _items(self, index: int, context: str, continuations) -> tuple[list[Item], bool]:
-        if context.endswith(" "):  # as the harness: the space belongs to the continuation
-            n = len(context) - len(context.rstrip(" "))
-            context, continuations = context[:-n], [context[-n:] + c for c in continuations]
-        ctx = self.encode(context)
-        tails = []
-        for c in continuations:
-            whole = self.encode(context + c)
-            tails.append((whole[: len(ctx)] == ctx, whole[len(ctx):]))
+    def _texts(self, requests) -> list[str]:
+        """Per request, the context and then the context joined to each continuation: the texts to encode. As
+        in the harness, a context's trailing spaces belong to the continuations."""
+        texts = []
+        for context, continuations in requests:
+            if context.endswith(" "):
+                n = len(context) - len(context.rstrip(" "))
+                context, continuations = context[:-n], [context[-n:] + c for c in continuations]
+            texts.append(context)
+            texts += [context + c for c in continuations]
+        return texts
+
+    def _items(self, index: int, ctx: list[int], wholes: list[list[int]]) -> tuple[list[Item], bool]:
+        """The passes one request needs, from the encodings of its context and of context + each continuation
+        (a continuation's tokens are the tail of the joint encoding after the context's length)."""
+        tails = [(whole[: len(ctx)] == ctx, whole[len(ctx):]) for whole in wholes]
         if all(prefix and len(t) == 1 for prefix, t in tails):
             items = [Item(ctx, [len(ctx) - 1] * len(tails), [t[0] for _, t in tails], (index, -1))]
         else:
             items = []
-            for j, (_, t) in enumerate(tails):
-                whole = self.encode(context + continuations[j])
+            for j, ((_, t), whole) in enumerate(zip(tails, wholes)):
                 n = len(whole) - len(t)
                 items.append(Item(whole[:-1], list(range(n - 1, len(whole) - 1)), list(t), (index, j)))
         truncated = False
@@ -147,9 +153,12 @@ class Scorer:
     def score(self, requests) -> Scores:
         """Log-likelihood of each continuation of each (context, continuations) request."""
         out = Scores(loglik=[[0.0] * len(conts) for _, conts in requests])
+        # every text at once: the tokenizer encodes a batch on all cores
+        ids = iter([e.ids for e in self.tok.encode_batch(self._texts(requests))])
         items = []
-        for i, (context, continuations) in enumerate(requests):
-            its, cut = self._items(i, context, list(continuations))
+        for i, (_, continuations) in enumerate(requests):
+            ctx = next(ids)
+            its, cut = self._items(i, ctx, [next(ids) for _ in continuations])
             items += its
             out.truncated += cut
         items = self._score_shared(items, out)
