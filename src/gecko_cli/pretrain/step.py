@@ -79,7 +79,7 @@ def train_step(graphdef, tx: optax.GradientTransformation, s: StepSettings, stat
         (grads, ce, count), _ = jax.lax.scan(micro, init, batch)
     denom = jnp.maximum(count, 1.0)
     grads = jax.tree.map(lambda g: g / denom, grads)
-    grad_norm = optax.global_norm(grads)
+    grad_norm = optax.tree.norm(grads)
     updates, opt = tx.update(grads, state["opt"], state["params"])
     params = optax.apply_updates(state["params"], updates)
     return {"params": params, "opt": opt}, {"loss": ce / denom, "grad_norm": grad_norm, "tokens": count}
