@@ -25,6 +25,11 @@ TARGET_MB_S_PER_CORE = 20.0
 REPEAT = 3
 
 
+def phases(log: Path) -> dict:
+    """The wall seconds of each phase of a run, from its --json report (the log's last line)."""
+    return {"phases": json.loads(log.read_text().splitlines()[-1])["phases"]}
+
+
 def identical(a: Path, b: Path) -> bool:
     names = sorted(p.name for p in a.iterdir())
     return names == sorted(p.name for p in b.iterdir()) and all(
@@ -46,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     for workers in (1, 2):
         cmd = [gecko_bin(), "balance", str(clean), str(out / f"mixed_w{workers}"), "--relabel", "--overwrite",
                "--workers", str(workers), "--json"]
-        r = measure_median(cmd, out / f"balance_w{workers}.log", REPEAT)
+        r = measure_median(cmd, out / f"balance_w{workers}.log", REPEAT, read=phases)
         r.update(workers=workers, docs_s=docs / r["wall_s"], mb_s=text_mb / r["wall_s"],
                  mb_s_per_core=text_mb / r["wall_s"] / workers)
         rows.append(r)
@@ -63,6 +68,13 @@ def main(argv: list[str] | None = None) -> None:
         mark = "PASS" if r["mb_s_per_core"] >= TARGET_MB_S_PER_CORE else "FAIL"
         print(f"| {r['workers']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['docs_s']:,.0f} | {r['mb_s']:.1f} "
               f"| {r['mb_s_per_core']:.1f} {mark} | {r['peak_rss_mb']:.0f} |")
+    print("\nWhere the median run's time went (seconds; the rest is start-up, listing and the manifest):\n")
+    print("| workers | scan | scan MB/s per core | plan | scatter | gather | rest |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        p = r["phases"]
+        print(f"| {r['workers']} | {p['scan']:.2f} | {text_mb / p['scan'] / r['workers']:.1f} | {p['plan']:.2f} "
+              f"| {p['scatter']:.2f} | {p['gather']:.2f} | {r['wall_s'] - sum(p.values()):.2f} |")
     print(f"\n--workers 2 output byte-identical to --workers 1: {str(report['identical_w1_w2']).lower()}\n")
     print("| lang | docs in | MB in | docs kept | MB kept | docs out | MB out | share | epochs | dropped |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")

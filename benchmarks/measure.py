@@ -44,9 +44,15 @@ def measure(cmd: list[str], log_path: Path) -> dict:
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
-def measure_median(cmd: list[str], log_path: Path, repeat: int) -> dict:
-    """`measure` run `repeat` times; the run with the median wall time (every wall time is kept too)."""
-    runs = sorted((measure(cmd, log_path) for _ in range(repeat)), key=lambda r: r["wall_s"])
+def measure_median(cmd: list[str], log_path: Path, repeat: int, read=None) -> dict:
+    """`measure` run `repeat` times; the run with the median wall time (every wall time is kept too). `read`, a
+    function of the log's path, adds what it returns to each run's figures (read before the next run)."""
+    runs = []
+    for _ in range(repeat):
+        runs.append(measure(cmd, log_path))
+        if read is not None:
+            runs[-1].update(read(log_path))
+    runs.sort(key=lambda r: r["wall_s"])
     best = dict(runs[len(runs) // 2])
     best["wall_s_all"] = [round(r["wall_s"], 3) for r in runs]
     return best
