@@ -66,3 +66,59 @@ def test_gecko_script_runs_a_command_without_pandas(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={k: v for k, v in os.environ.items() if k != startup.ALLOW_PANDAS})
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+_POOL_PROBE = (
+    "import sys\n"
+    "from gecko_cli.startup import use_system_allocator_for_arrow\n"
+    "applied = use_system_allocator_for_arrow()\n"
+    "import pyarrow as pa\n"
+    "print(applied, pa.default_memory_pool().backend_name)\n"
+)
+
+
+def _pool_probe(**env: str) -> str:
+    base = {k: v for k, v in os.environ.items() if k != startup.ARROW_POOL}
+    out = subprocess.run([sys.executable, "-c", _POOL_PROBE], capture_output=True, text=True, check=True,
+                         env={**base, **env})
+    return out.stdout.strip()
+
+
+def test_script_process_gives_arrow_the_system_allocator():
+    assert _pool_probe() == "True system"
+
+
+def test_a_pool_chosen_by_the_user_is_kept():
+    import pyarrow as pa
+
+    backends = {"mimalloc": pa.mimalloc_memory_pool, "jemalloc": pa.jemalloc_memory_pool}
+    chosen = next(name for name, make in backends.items() if _available(make))
+    assert _pool_probe(**{startup.ARROW_POOL: chosen}) == f"False {chosen}"
+
+
+def _available(make) -> bool:
+    try:
+        make()
+    except NotImplementedError:
+        return False
+    return True
+
+
+def test_too_late_once_pyarrow_is_loaded(monkeypatch):
+    import pyarrow  # noqa: F401  (the pool of this process is already chosen)
+
+    monkeypatch.delenv(startup.ARROW_POOL, raising=False)
+    assert startup.use_system_allocator_for_arrow() is False
+    assert startup.ARROW_POOL not in os.environ
+
+
+def test_gecko_script_runs_a_command_with_the_system_pool():
+    code = ("import sys\n"
+            "from gecko_cli.cli import main\n"
+            "sys.argv = ['gecko', '--version']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "import pyarrow as pa\n"
+            "print(pa.default_memory_pool().backend_name)\n")
+    env = {k: v for k, v in os.environ.items() if k != startup.ARROW_POOL}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip().splitlines()[-1] == "system"

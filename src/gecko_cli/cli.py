@@ -134,9 +134,10 @@ def error_boundary(command):
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `gecko` script; `argv` given (a program calling the CLI) leaves the process as it is."""
     if argv is None:
-        from gecko_cli.startup import skip_pandas
+        from gecko_cli.startup import skip_pandas, use_system_allocator_for_arrow
 
         skip_pandas()
+        use_system_allocator_for_arrow()
     app(args=argv, prog_name="gecko")
 
 
