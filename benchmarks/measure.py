@@ -21,9 +21,19 @@ def shared_dir(needs: str = "corpus") -> Path:
 
 
 def gecko_bin() -> str:
-    """The `gecko` script of the running interpreter's environment."""
+    """The `gecko` script of the running interpreter's environment, with gecko's modules compiled to bytecode."""
+    byte_compile()
     path = Path(sys.executable).parent / "gecko"
     return str(path) if path.exists() else (shutil.which("gecko") or "gecko")
+
+
+def byte_compile() -> None:
+    """Compile gecko's modules to bytecode (`__pycache__`), as installing a package does. Where
+    PYTHONDONTWRITEBYTECODE is set, nothing else writes them for an editable install, and every timed command
+    would compile its modules again at start: about 65 ms of a `gecko balance` run."""
+    import compileall
+
+    compileall.compile_dir(str(REPO / "src" / "gecko_cli"), quiet=1)
 
 
 def measure(cmd: list[str], log_path: Path) -> dict:
