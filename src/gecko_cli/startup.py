@@ -1,19 +1,20 @@
 """What the `gecko` script does to its own process before a command runs.
 
-Arrow's memory pool. pyarrow's default pool is its bundled mimalloc, which here faults its memory in as
-transparent huge pages and hands it back between batches, so that the kernel zeroes 2 MB pages over and over.
-On `gecko balance --workers 1` over the deduplicated sample corpus (5 interleaved runs each) the system allocator
-took 0.37 instead of 0.69 s of kernel time, 2.44 instead of 2.78 s of wall time and 230 instead of 350 MB of peak
-memory; `gecko dedup` over the corpus 3.31 instead of 3.44 s; `gecko pack` the same time. The script therefore
-sets ARROW_DEFAULT_MEMORY_POOL to `system`, unless the variable is already set (any of Arrow's pools can still be
-chosen with it). Its worker processes inherit the setting.
+Arrow's memory pool. pyarrow's default pool is its bundled mimalloc, which here has its memory faulted in as
+transparent huge pages, again and again: the kernel zeroing them (`clear_page_erms`) was 16 % of a perf profile of
+`gecko balance`, against under 1 % with the system allocator. On `gecko balance --workers 1` over the deduplicated
+sample corpus (5 interleaved runs each) the system allocator took 0.37 instead of 0.69 s of kernel time, 2.44
+instead of 2.78 s of wall time and 230 instead of 350 MB of peak memory; `gecko dedup` over the corpus 3.31 instead
+of 3.44 s; `gecko pack` the same time. The script therefore sets ARROW_DEFAULT_MEMORY_POOL to `system`, unless the
+variable is already set (any of Arrow's pools can still be chosen with it). Its worker processes inherit the
+setting.
 
 pandas. pyarrow imports pandas, when it is installed, the first time it builds an array from Python objects or numpy
 (to check whether they are pandas objects). No gecko command uses pandas, and importing it costs about 0.2 s of
-every command's start (0.16 to 0.24 s measured here, 6 % of a `gecko balance` run on the sample corpus). The
-script therefore makes pandas unimportable in its own process; pyarrow then treats it as absent.
-`GECKO_ALLOW_PANDAS=1` leaves imports as they are. Nothing here runs when the CLI is called as a library
-(`gecko_cli.cli.main(argv)`), so a program that embeds it keeps its pandas.
+every command's start (0.16 to 0.24 s measured here, 6 % of a `gecko balance` run on the sample corpus). The script
+therefore makes pandas unimportable in its own process; pyarrow then treats it as absent. `GECKO_ALLOW_PANDAS=1`
+leaves imports as they are. Nothing here runs when the CLI is called as a library (`gecko_cli.cli.main(argv)`), so a
+program that embeds it keeps its pandas.
 """
 
 from __future__ import annotations
