@@ -11,13 +11,15 @@ from gecko_cli.pretrain.model_config import ModelConfig
 from gecko_cli.pretrain.state import abstract_model, param_shardings
 
 
-def twin_models(folder, *, max_len: int, seed: int, std: float):
-    """(transformers model, gecko graphdef, gecko params): vocab 1024, d 64, 2 layers, 4 heads, 2 kv heads."""
-    cfg = ModelConfig(vocab_size=1024, max_seq_len=max_len, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=128)
+def twin_models(folder, *, max_len: int, seed: int, std: float, kv_heads: int = 2):
+    """(transformers model, gecko graphdef, gecko params): vocab 1024, d 64, 2 layers, 4 heads, `kv_heads` key/value
+    heads (2: grouped-query attention; 4: plain multi-head attention, which gecko lays out differently)."""
+    cfg = ModelConfig(vocab_size=1024, max_seq_len=max_len, d_model=64, n_layers=2, n_heads=4, n_kv_heads=kv_heads,
+                      d_ff=128)
     torch.manual_seed(seed)
     ref = transformers.LlamaForCausalLM(transformers.LlamaConfig(
         vocab_size=1024, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=max_len, rms_norm_eps=cfg.norm_eps, rope_theta=cfg.rope_theta,
+        num_key_value_heads=kv_heads, max_position_embeddings=max_len, rms_norm_eps=cfg.norm_eps, rope_theta=cfg.rope_theta,
         tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=0)).float().eval()
     with torch.no_grad():
         for p in ref.parameters():

@@ -9,9 +9,10 @@ from gecko_cli.eval.generate import Generator
 from hf_models import twin_models
 
 
-@pytest.fixture(scope="module")
-def models(tokenizer_dir, tmp_path_factory):
-    ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=256, seed=1, std=0.15)
+@pytest.fixture(scope="module", params=[2, 4], ids=["gqa", "mha"])
+def models(request, tokenizer_dir, tmp_path_factory):
+    ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=256, seed=1, std=0.15,
+                                        kv_heads=request.param)
     tok = Tokenizer.from_file(f"{tokenizer_dir}/tokenizer.json")
     return Generator(graphdef, params, tok, max_len=256, chunk=8), ref, tok
 

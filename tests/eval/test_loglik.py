@@ -11,9 +11,10 @@ from hf_models import twin_models
 MAX_LEN = 96
 
 
-@pytest.fixture(scope="module")
-def models(tokenizer_dir, tmp_path_factory):
-    ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=MAX_LEN, seed=0, std=0.1)
+@pytest.fixture(scope="module", params=[2, 4], ids=["gqa", "mha"])
+def models(request, tokenizer_dir, tmp_path_factory):
+    ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=MAX_LEN, seed=0, std=0.1,
+                                        kv_heads=request.param)
     tok = Tokenizer.from_file(f"{tokenizer_dir}/tokenizer.json")
     return Scorer(graphdef, params, tok, MAX_LEN, batch_size=4, min_bucket=16), ref, tok
 
