@@ -175,7 +175,7 @@ def _prefix_and_tail_attention(q, pk, pv, prefix_valid, k, v, tail_allowed):
     q, q_spec, o_spec, heads = _by_heads(q, k.shape[2])
     lowest = jnp.finfo(jnp.float32).min
     s1 = jnp.einsum(q_spec, q, pk, preferred_element_type=jnp.float32) / math.sqrt(d)
-    s1 = jnp.where(jnp.expand_dims(prefix_valid, heads + (len(heads) + 1,)), s1, lowest)
+    s1 = jnp.where(jnp.expand_dims(prefix_valid[:, None], heads), s1, lowest)  # the same for every query
     s2 = jnp.einsum(q_spec, q, k, preferred_element_type=jnp.float32) / math.sqrt(d)
     s2 = jnp.where(jnp.expand_dims(tail_allowed, heads), s2, lowest)
     top = jnp.maximum(s1.max(axis=-1), s2.max(axis=-1))[..., None]
