@@ -129,7 +129,7 @@ def gecko_worker(folder: str, questions_path: str, batch_size: int, result: str)
     timed pass. The allocator is set as `gecko eval` sets it on a CPU."""
     from gecko_cli import allocator
 
-    allocator.tune_for_cpu()  # before jax starts its threads
+    allocator.tune_for_cpu("eval")  # before jax starts its threads
 
     import jax
     from tokenizers import Tokenizer

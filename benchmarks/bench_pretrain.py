@@ -217,7 +217,7 @@ def worker(system: str, warmup: int, malloc: bool) -> None:
     from gecko_cli import allocator
 
     if system.startswith("gecko"):  # as `gecko pretrain` does, unless --malloc none
-        malloc_kept = allocator.tune_for_cpu() if malloc else False
+        malloc_kept = allocator.tune_for_cpu("pretrain") if malloc else False
     else:
         malloc_kept = allocator.keep_freed_memory() if malloc else False
 

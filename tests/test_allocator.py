@@ -21,7 +21,8 @@ def test_jax_platforms_decides(monkeypatch, platforms, expected):
 def test_opt_out_leaves_malloc_alone(monkeypatch):
     monkeypatch.setenv("JAX_PLATFORMS", "cpu")
     monkeypatch.setenv(allocator.OPT_OUT, "system")
-    assert allocator.tune_for_cpu() is False
+    assert allocator.tune_for_cpu("pretrain") is False
+    assert allocator.tune_for_cpu("eval") is False
 
 
 def _page_faults_of_reallocation(tune: bool) -> int:

@@ -68,7 +68,7 @@ def pretrain(
 
     from gecko_cli import allocator, compile_cache
 
-    allocator.tune_for_cpu()  # before jax starts its threads
+    allocator.tune_for_cpu("pretrain")  # before jax starts its threads
     compile_cache.enable()  # before anything compiles
 
     from gecko_cli.cli import build_config, input_path
