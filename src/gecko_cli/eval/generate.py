@@ -23,39 +23,21 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gecko_cli.pretrain.attention import attention
+from gecko_cli.pretrain.attention import attention, by_heads, heads_last
 from gecko_cli.pretrain.model import apply_rope, dense, rope_tables
-
-
-def _by_heads(q, kv: int):
-    """q (B, T, H, D) laid out for einsums against keys and values (B, S, kv, D): (q, the scores' spec, the
-    output's spec, the axes a (B, T, S) mask needs to broadcast over the scores). Plain multi-head attention
-    (one query head per key head, as in the `small` preset) keeps 4-D layouts, scores (B, H, T, S) and output
-    (B, H, T, D), as the online attention of pretrain/attention.py does: without the size-1 group axis, XLA's CPU
-    dots and reductions run faster (bench_eval's tail passes: 1.9 instead of 2.2 s). Grouped-query attention has
-    scores (B, K, G, T, S) and output (B, K, G, T, D). `_heads_last` puts the output back as (B, T, H, D)."""
-    b, t, h, d = q.shape
-    if h == kv:
-        return q, "bthd,bshd->bhts", "bhts,bshd->bhtd", (1,)
-    return q.reshape(b, t, kv, h // kv, d), "btkgd,bskd->bkgts", "bkgts,bskd->bkgtd", (1, 2)
-
-
-def _heads_last(out, shape):
-    """An attention output (B, H, T, D) or (B, K, G, T, D) as `shape` (B, T, H, D)."""
-    return jnp.moveaxis(out, -2, 1).reshape(shape)
 
 
 def _cached_attention(q, k, v, q_slots, valid):
     """q (B, T, H, D) at cache slots q_slots ((T,) for every row, or (B, T)); k, v (B, S, K, D); valid (B, S)
     marks real slots."""
     b, t, h, d = q.shape
-    q, q_spec, o_spec, heads = _by_heads(q, k.shape[2])
+    q, q_spec, o_spec, heads = by_heads(q, k.shape[2])
     scores = jnp.einsum(q_spec, q, k, preferred_element_type=jnp.float32) / math.sqrt(d)
     q_slots = jnp.broadcast_to(q_slots, (b, t))
     allowed = (jnp.arange(k.shape[1])[None, None, :] <= q_slots[:, :, None]) & valid[:, None, :]  # (B, T, S)
     scores = jnp.where(jnp.expand_dims(allowed, heads), scores, jnp.finfo(jnp.float32).min)
     probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
-    return _heads_last(jnp.einsum(o_spec, probs, v), (b, t, h, d))
+    return heads_last(jnp.einsum(o_spec, probs, v), (b, t, h, d))
 
 
 def _queries(block, h, cos, sin, dt):
@@ -172,7 +154,7 @@ def _prefix_and_tail_attention(q, pk, pv, prefix_valid, k, v, tail_allowed):
     by part, so the prefix is never joined to the tail. Every row has a real prefix key, so its maximum is real
     and masked keys (set to the float32 minimum) get weight 0."""
     b, t, h, d = q.shape
-    q, q_spec, o_spec, heads = _by_heads(q, k.shape[2])
+    q, q_spec, o_spec, heads = by_heads(q, k.shape[2])
     lowest = jnp.finfo(jnp.float32).min
     s1 = jnp.einsum(q_spec, q, pk, preferred_element_type=jnp.float32) / math.sqrt(d)
     s1 = jnp.where(jnp.expand_dims(prefix_valid[:, None], heads), s1, lowest)  # the same for every query
@@ -183,7 +165,7 @@ def _prefix_and_tail_attention(q, pk, pv, prefix_valid, k, v, tail_allowed):
     out = (jnp.einsum(o_spec, w1.astype(pv.dtype), pv, preferred_element_type=jnp.float32)
            + jnp.einsum(o_spec, w2.astype(v.dtype), v, preferred_element_type=jnp.float32))
     out = out / (w1.sum(axis=-1) + w2.sum(axis=-1))[..., None]  # (B, H, T, D) or (B, K, G, T, D)
-    return _heads_last(out, (b, t, h, d)).astype(v.dtype)
+    return heads_last(out, (b, t, h, d)).astype(v.dtype)
 
 
 def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens, segments, offsets, picks):
