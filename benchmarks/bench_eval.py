@@ -135,6 +135,7 @@ def gecko_worker(folder: str, questions_path: str, batch_size: int, result: str)
     from tokenizers import Tokenizer
 
     from gecko_cli.eval.loglik import Scorer
+    from gecko_cli.eval.stacked import stack
     from gecko_cli.pretrain import hf
     from gecko_cli.pretrain.mesh import make_mesh
     from gecko_cli.pretrain.state import abstract_model, param_shardings
@@ -148,7 +149,7 @@ def gecko_worker(folder: str, questions_path: str, batch_size: int, result: str)
     cfg = hf.read_config(folder)
     graphdef, abstract = abstract_model(cfg, 0)
     params = hf.load_params(folder, cfg, param_shardings(abstract, make_mesh({"data": 1, "fsdp": 1, "tensor": 1})))
-    scorer = Scorer(graphdef, params, Tokenizer.from_file(os.path.join(folder, "tokenizer.json")), cfg.max_seq_len,
+    scorer = Scorer(stack(graphdef, params), Tokenizer.from_file(os.path.join(folder, "tokenizer.json")), cfg.max_seq_len,
                     batch_size=batch_size)
     load_s = time.perf_counter() - t0
 

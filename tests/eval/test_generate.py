@@ -6,6 +6,7 @@ import torch
 from tokenizers import Tokenizer
 
 from gecko_cli.eval.generate import Generator
+from gecko_cli.eval.stacked import stack
 from hf_models import twin_models
 
 
@@ -14,7 +15,7 @@ def models(request, tokenizer_dir, tmp_path_factory):
     ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=256, seed=1, std=0.15,
                                         kv_heads=request.param)
     tok = Tokenizer.from_file(f"{tokenizer_dir}/tokenizer.json")
-    return Generator(graphdef, params, tok, max_len=256, chunk=8), ref, tok
+    return Generator(stack(graphdef, params), tok, max_len=256, chunk=8), ref, tok
 
 
 PROMPTS = ["def fibonacci(n):\n    ", "대한민국의 수도는", "The quick brown fox jumps over the lazy dog and then"]

@@ -6,6 +6,7 @@ import torch
 from tokenizers import Tokenizer
 
 from gecko_cli.eval.loglik import Item, Scorer
+from gecko_cli.eval.stacked import stack
 from hf_models import twin_models
 
 MAX_LEN = 96
@@ -16,7 +17,7 @@ def models(request, tokenizer_dir, tmp_path_factory):
     ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=MAX_LEN, seed=0, std=0.1,
                                         kv_heads=request.param)
     tok = Tokenizer.from_file(f"{tokenizer_dir}/tokenizer.json")
-    return Scorer(graphdef, params, tok, MAX_LEN, batch_size=4, min_bucket=16), ref, tok
+    return Scorer(stack(graphdef, params), tok, MAX_LEN, batch_size=4, min_bucket=16), ref, tok
 
 
 def _harness(ref, tok, context, continuation):
@@ -93,7 +94,7 @@ def test_small_groups_share_tail_batches(models):
 
 
 def test_tails_are_packed_by_group_first_fit_decreasing():
-    scorer = Scorer(None, None, None, 2048)
+    scorer = Scorer(None, None, 2048)
     scorer.tail_row = 100
 
     def group(lengths, shared=50):
@@ -111,7 +112,7 @@ def test_tails_are_packed_by_group_first_fit_decreasing():
 
 
 def test_long_sequences_go_fewer_to_a_pass():
-    scorer = Scorer(None, None, None, 2048, batch_size=8)
+    scorer = Scorer(None, None, 2048, batch_size=8)
     assert scorer.max_pass_tokens == 4096
     items = [Item([0] * n, [n - 1], [0], (i, -1)) for i, n in enumerate([100] * 10 + [1400, 1450, 1500, 1520, 2000])]
     batches = scorer._plain_batches(items)
@@ -120,11 +121,11 @@ def test_long_sequences_go_fewer_to_a_pass():
     for b in batches:
         assert len(b) == 1 or scorer._rows(len(b)) * max(scorer._bucket(len(it.tokens)) for it in b) <= 4096
     # short sequences keep the full batch size
-    assert [len(b) for b in Scorer(None, None, None, 2048, batch_size=8)._plain_batches(items[:10])] == [8, 2]
+    assert [len(b) for b in Scorer(None, None, 2048, batch_size=8)._plain_batches(items[:10])] == [8, 2]
 
 
 def test_buckets_pad_little_and_stay_few():
-    scorer = Scorer(None, None, None, 2048, min_bucket=64, steps_per_octave=8)
+    scorer = Scorer(None, None, 2048, min_bucket=64, steps_per_octave=8)
     buckets = {n: scorer._bucket(n) for n in range(1, 2049)}
     for n, b in buckets.items():
         assert n <= b <= 2048 and b % 16 == 0
@@ -132,4 +133,4 @@ def test_buckets_pad_little_and_stay_few():
     assert buckets[391] == 416 and buckets[1452] == 1536 and buckets[65] == 80
     # min_bucket, then 4 steps in (64, 128] (16 apart) and 8 in each octave above it: 1 + 4 + 8 * 4
     assert len(set(buckets.values())) == 37
-    assert Scorer(None, None, None, 1000)._bucket(999) == 1000  # never past the window
+    assert Scorer(None, None, 1000)._bucket(999) == 1000  # never past the window

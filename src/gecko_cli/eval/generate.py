@@ -1,8 +1,9 @@
 """Text generation with a KV cache: batched over prompts (left-padded), a jitted prefill, then jitted chunks of
 single-token decode steps; greedy or sampled; stops at stop sequences, </s> or a token limit.
 
-The cached forward uses the model's own modules and parameters (norms, projections, rotary, MLP); only the
-attention differs from training: queries attend to the cache slots at or before their own that hold real tokens.
+The cached forward uses the model's own modules and parameters (norms, projections, rotary, MLP), with every
+layer but the last scanned (stacked.py: a program compiles one layer body whatever the depth); only the attention
+differs from training: queries attend to the cache slots at or before their own that hold real tokens.
 
 A prompt is prefilled (`prefill`) with the blocked online attention of pretrain/attention.py, which skips the
 blocks above the diagonal; decode steps (`forward`) attend to the cache. Only what is read is computed: a pass
@@ -23,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from gecko_cli.eval.stacked import Stacked
 from gecko_cli.pretrain.attention import attention, by_heads, heads_last
 from gecko_cli.pretrain.model import apply_rope, dense, rope_tables
 
@@ -66,9 +68,15 @@ def _inputs(model, tokens, first, dt):
     return jnp.take(model.embed[...], jnp.maximum(tokens, 0), axis=0).astype(dt), cos, sin, count
 
 
-def _written(layer_cache, new, start):
-    """One layer's cache (B, S, K, D) with new (B, T, K, D) written at slots start..start+T-1."""
-    return jax.lax.dynamic_update_slice(layer_cache, new.astype(layer_cache.dtype), (0, start, 0, 0))
+def _written(cache, layer, new, start):
+    """A cache (L, B, S, K, D) with new (B, T, K, D) written into layer `layer` (which may be traced: a scan's
+    step) at slots start..start+T-1."""
+    return jax.lax.dynamic_update_slice(cache, new[None].astype(cache.dtype), (layer, 0, start, 0, 0))
+
+
+def _layer(cache, layer):
+    """One layer (B, S, K, D) of a cache (L, B, S, K, D); `layer` may be traced (a scan's step)."""
+    return jax.lax.dynamic_index_in_dim(cache, layer, axis=0, keepdims=False)
 
 
 def _logits(model, x):
@@ -90,30 +98,32 @@ def _at(a, picks):
 def forward(graphdef, dtype: str, params, cache: dict, tokens, start):
     """Run tokens (B, T) into cache slots start..start+T-1; returns (logits of the last slot (B, V), cache).
 
-    `cache` holds k and v per layer (L, B, S, K, D), `valid` (B, S) and `pos` (B,): each row's next position
-    (its count of real tokens so far).
+    `graphdef` and `params` are a `stacked.Stacked` model's. `cache` holds k and v per layer (L, B, S, K, D),
+    `valid` (B, S) and `pos` (B,): each row's next position (its count of real tokens so far).
     """
     model = nnx.merge(graphdef, params)
     dt = jnp.dtype(dtype)
-    b, t = tokens.shape
-    slots = start + jnp.arange(t)
+    slots = start + jnp.arange(tokens.shape[1])
     valid = jax.lax.dynamic_update_slice(cache["valid"], tokens >= 0, (0, start))
     x, cos, sin, real = _inputs(model, tokens, cache["pos"], dt)
-    ks, vs = [], []
-    last = len(model.layers) - 1
-    for i, block in enumerate(model.layers):
+
+    def layer(block, carry, i, last=False):
+        x, ck, cv = carry
         h = block.attn_norm(x)
         k, v = _keys_values(block, h, cos, sin, dt)
-        k_all, v_all = _written(cache["k"][i], k, start), _written(cache["v"][i], v, start)
-        ks.append(k_all)
-        vs.append(v_all)
-        if i == last:  # only the last slot's output is read
-            x, h, cos, sin, slots = x[:, -1:], h[:, -1:], cos[:, -1:], sin[:, -1:], slots[-1:]
-        out = _cached_attention(_queries(block, h, cos, sin, dt), k_all.astype(dt), v_all.astype(dt), slots, valid)
-        x = _block_output(block, x, out, dt)
+        ck, cv = _written(ck, i, k, start), _written(cv, i, v, start)
+        c, s, q_slots = cos, sin, slots
+        if last:  # only the last slot's output is read
+            x, h, c, s, q_slots = x[:, -1:], h[:, -1:], c[:, -1:], s[:, -1:], q_slots[-1:]
+        out = _cached_attention(_queries(block, h, c, s, dt), _layer(ck, i).astype(dt), _layer(cv, i).astype(dt),
+                                q_slots, valid)
+        return (_block_output(block, x, out, dt), ck, cv), None
+
+    n = model.cfg.n_layers - 1
+    carry, _ = model.scan_body(layer, (x, cache["k"], cache["v"]), jnp.arange(n))
+    (x, ck, cv), _ = layer(model.last, carry, n, last=True)
     logits = _last_logits(model, x)
-    cache = {"k": jnp.stack(ks), "v": jnp.stack(vs), "valid": valid, "pos": cache["pos"] + real.sum(axis=1)}
-    return logits, cache
+    return logits, {"k": ck, "v": cv, "valid": valid, "pos": cache["pos"] + real.sum(axis=1)}
 
 
 def prefill(graphdef, dtype: str, params, cache: dict, tokens, with_logits: bool = True):
@@ -128,23 +138,26 @@ def prefill(graphdef, dtype: str, params, cache: dict, tokens, with_logits: bool
     valid = jax.lax.dynamic_update_slice(cache["valid"], real, (0, 0))
     x, cos, sin, count = _inputs(model, tokens, jnp.zeros_like(cache["pos"]), dt)
     segments = count  # 1 for the prompt, 0 for the padding before it
-    ks, vs = [], []
-    last = len(model.layers) - 1
-    for i, block in enumerate(model.layers):
+
+    def layer(block, carry, i):
+        x, ck, cv = carry
         h = block.attn_norm(x)
         k, v = _keys_values(block, h, cos, sin, dt)
-        ks.append(_written(cache["k"][i], k, 0))
-        vs.append(_written(cache["v"][i], v, 0))
-        if i < last:
-            out = attention(_queries(block, h, cos, sin, dt), k, v, segments, "online")
-        elif with_logits:  # only the last slot's output is read
-            x, h, cos, sin = x[:, -1:], h[:, -1:], cos[:, -1:], sin[:, -1:]
-            out = _cached_attention(_queries(block, h, cos, sin, dt), k, v, jnp.asarray([t - 1]), real)
-        else:
-            break
-        x = _block_output(block, x, out, dt)
-    logits = _last_logits(model, x) if with_logits else None
-    cache = {"k": jnp.stack(ks), "v": jnp.stack(vs), "valid": valid, "pos": cache["pos"] + count.sum(axis=1)}
+        out = attention(_queries(block, h, cos, sin, dt), k, v, segments, "online")
+        return (_block_output(block, x, out, dt), _written(ck, i, k, 0), _written(cv, i, v, 0)), None
+
+    n = model.cfg.n_layers - 1
+    (x, cache_k, cache_v), _ = model.scan_body(layer, (x, cache["k"], cache["v"]), jnp.arange(n))
+    block = model.last
+    h = block.attn_norm(x)
+    k, v = _keys_values(block, h, cos, sin, dt)
+    cache_k, cache_v = _written(cache_k, n, k, 0), _written(cache_v, n, v, 0)
+    logits = None
+    if with_logits:  # only the last slot's output is read
+        x, h, cos, sin = x[:, -1:], h[:, -1:], cos[:, -1:], sin[:, -1:]
+        out = _cached_attention(_queries(block, h, cos, sin, dt), k, v, jnp.asarray([t - 1]), real)
+        logits = _last_logits(model, _block_output(block, x, out, dt))
+    cache = {"k": cache_k, "v": cache_v, "valid": valid, "pos": cache["pos"] + count.sum(axis=1)}
     return logits, cache
 
 
@@ -184,29 +197,32 @@ def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens, segmen
     allowed = (jnp.tril(jnp.ones((t, t), jnp.bool_))[None] & (segments[:, :, None] == segments[:, None, :])
                & (segments > 0)[:, None, :])  # (B, T, T): own tail, at or before; padding attends to the prefix
 
-    last = len(model.layers) - 1
-    for i, block in enumerate(model.layers):
+    def layer(block, x, i, last=False):
         h = block.attn_norm(x)
         k, v = _keys_values(block, h, cos, sin, dt)
-        if i == last:  # only the picked slots' outputs are read
-            x, h, cos, sin, allowed = (_at(a, picks) for a in (x, h, cos, sin, allowed))
-        pk = jnp.take(cache["k"][i], index, axis=0).astype(dt)
-        pv = jnp.take(cache["v"][i], index, axis=0).astype(dt)
-        out = _prefix_and_tail_attention(_queries(block, h, cos, sin, dt), pk, pv, prefix_valid, k, v, allowed)
-        x = _block_output(block, x, out, dt)
+        c, s, mask = cos, sin, allowed
+        if last:  # only the picked slots' outputs are read
+            x, h, c, s, mask = (_at(a, picks) for a in (x, h, c, s, mask))
+        pk = cache["k"][i, index].astype(dt)  # (B, S, K, D): the rows' prefixes, in one gather
+        pv = cache["v"][i, index].astype(dt)
+        out = _prefix_and_tail_attention(_queries(block, h, c, s, dt), pk, pv, prefix_valid, k, v, mask)
+        return _block_output(block, x, out, dt), None
+
+    n = model.cfg.n_layers - 1
+    x, _ = model.scan_body(layer, x, jnp.arange(n))
+    x, _ = layer(model.last, x, n, last=True)
     return _logits(model, x)
 
 
 def picked_hidden(model, tokens, positions, picks, *, impl: str, dtype):
-    """The final, normed hidden states (B, K, d) at positions picks (B, K) of the rows tokens (B, T): every layer
-    but the last runs on every position (attention `impl`), the last one only at the picks, over the keys and
-    values of every position at or before each pick."""
+    """The final, normed hidden states (B, K, d) at positions picks (B, K) of the rows tokens (B, T), for an
+    `EvalModel`: every layer but the last runs on every position (attention `impl`), the last one only at the
+    picks, over the keys and values of every position at or before each pick."""
     b, t = tokens.shape
     x = jnp.take(model.embed[...], tokens, axis=0).astype(dtype)
     cos, sin = rope_tables(positions, model.cfg.head_dim, model.cfg.rope_theta)
-    *body, block = model.layers
-    for layer in body:
-        x = layer(x, cos, sin, None, impl, dtype)
+    x, _ = model.scan_body(lambda block, x, _: (block(x, cos, sin, None, impl, dtype), None), x)
+    block = model.last
     h = block.attn_norm(x)
     k, v = _keys_values(block, h, cos, sin, dtype)
 
@@ -239,8 +255,7 @@ def _decode_chunk(graphdef, dtype: str, temperature: float, steps: int, params, 
 class Generator:
     """Generates continuations of prompts with a trained model."""
 
-    graphdef: object
-    params: dict
+    model: Stacked
     tokenizer: object
     max_len: int
     eos_id: int = 2
@@ -248,14 +263,14 @@ class Generator:
     chunk: int = 32
 
     def __post_init__(self):
-        cfg = nnx.merge(self.graphdef, self.params).cfg
+        cfg = self.model.cfg
         self.kv_heads, self.head_dim, self.n_layers = cfg.kv_heads, cfg.head_dim, cfg.n_layers
-        self._prefill = jax.jit(partial(prefill, self.graphdef, self.dtype))
+        self._prefill = jax.jit(partial(prefill, self.model.graphdef, self.dtype))
         self._chunks = {}
 
     def _chunk_fn(self, temperature: float):
         if temperature not in self._chunks:
-            self._chunks[temperature] = jax.jit(partial(_decode_chunk, self.graphdef, self.dtype, temperature,
+            self._chunks[temperature] = jax.jit(partial(_decode_chunk, self.model.graphdef, self.dtype, temperature,
                                                         self.chunk), donate_argnums=(1,))
         return self._chunks[temperature]
 
@@ -279,14 +294,14 @@ class Generator:
         cache = {"k": jnp.zeros(shape, self.dtype), "v": jnp.zeros(shape, self.dtype),
                  "valid": jnp.zeros((b, total), bool), "pos": jnp.zeros((b,), jnp.int32)}
         key = jax.random.key(seed)
-        logits, cache = self._prefill(self.params, cache, jnp.asarray(tokens))
+        logits, cache = self._prefill(self.model.state, cache, jnp.asarray(tokens))
         key, sub = jax.random.split(key)
         token = _pick(logits, sub, temperature)
         out = [[int(t)] for t in np.asarray(token)]
         done = np.zeros(b, bool)
         fn, slot = self._chunk_fn(float(temperature)), bucket
         while slot < total - 1 and not done.all():
-            new, cache, token, key = fn(self.params, cache, token, slot, key)
+            new, cache, token, key = fn(self.model.state, cache, token, slot, key)
             for r, row in enumerate(np.asarray(new)):
                 if not done[r]:
                     out[r].extend(int(t) for t in row)

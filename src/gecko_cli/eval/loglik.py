@@ -41,6 +41,7 @@ import numpy as np
 from flax import nnx
 
 from gecko_cli.eval.generate import picked_hidden, prefill, tail_logits
+from gecko_cli.eval.stacked import Stacked
 
 _MIN_STEP = 16  # bucket lengths are multiples of 16 (vector width) at least
 
@@ -91,16 +92,20 @@ def _logprobs(graphdef, impl: str, dtype: str, params, tokens, picks, targets):
 class Scorer:
     """Scores (context, continuations) requests with a trained model and its tokenizer."""
 
-    def __init__(self, graphdef, params, tokenizer, max_len: int, *, batch_size: int = 8, impl: str = "online",
+    def __init__(self, model: Stacked | None, tokenizer, max_len: int, *, batch_size: int = 8, impl: str = "online",
                  dtype: str = "float32", min_bucket: int = 64, steps_per_octave: int = 8,
                  max_pass_tokens: int | None = None):
-        self.params, self.tok, self.max_len = params, tokenizer, max_len
+        """`model`: the decoder in eval form (`stacked.stack`); None builds a scorer whose batching and bucketing
+        can be used without a model."""
+        graphdef = model.graphdef if model is not None else None
+        self.model, self.params = model, model.state if model is not None else None
+        self.tok, self.max_len = tokenizer, max_len
         self.batch_size, self.min_bucket, self.steps_per_octave = batch_size, min_bucket, steps_per_octave
         #: Padded tokens per plain pass, beyond which long sequences go fewer to a pass (halving the rows, down to
         #: one): each pass then pads to the longest of fewer, closer lengths.
         self.max_pass_tokens = max_pass_tokens or 512 * batch_size
         self.fn = jax.jit(partial(_logprobs, graphdef, impl, dtype))
-        self.graphdef, self.dtype = graphdef, dtype
+        self.dtype = dtype
         self.cached = jax.jit(partial(prefill, graphdef, dtype, with_logits=False))
         self.tails = jax.jit(partial(tail_logits, graphdef, dtype))
         #: Fewest shared leading tokens for requests to reuse one computation of them (few-shot prefixes).
@@ -283,7 +288,7 @@ class Scorer:
         return [(tail, logp[r, j, tail[0].targets]) for r, row in enumerate(chunk) for j, tail in enumerate(row.tails)]
 
     def _kv_shape(self) -> tuple[int, int, int]:
-        cfg = nnx.merge(self.graphdef, self.params).cfg
+        cfg = self.model.cfg
         return cfg.n_layers, cfg.kv_heads, cfg.head_dim
 
     def _bucket(self, n: int) -> int:

@@ -57,6 +57,7 @@ def _model(cfg: EvalConfig):
     from gecko_cli.eval import checkpoint, suites
     from gecko_cli.eval.generate import Generator
     from gecko_cli.eval.loglik import Scorer
+    from gecko_cli.eval.stacked import stack
 
     loaded = checkpoint.load(cfg.run, cfg.step)
     tok = Tokenizer.from_file(loaded.tokenizer_file)
@@ -64,8 +65,13 @@ def _model(cfg: EvalConfig):
         suites.check_letters(tok, loaded.tokenizer_file)
     log.info("evaluating %s at step %d (%s parameters)", cfg.run, loaded.step, f"{loaded.model.num_params():,}")
     window = loaded.model.max_seq_len
-    scorer = Scorer(loaded.graphdef, loaded.params, tok, window, batch_size=cfg.batch_size)
-    generator = Generator(loaded.graphdef, loaded.params, tok, max_len=window, eos_id=tok.token_to_id("</s>") or 2)
+    scorer = generator = None
+    if set(cfg.suites) - {"bpb"}:
+        model = stack(loaded.graphdef, loaded.params)
+        if "bpb" not in cfg.suites:
+            loaded.params = None  # the other suites read only the stacked form: one copy of the weights, not two
+        scorer = Scorer(model, tok, window, batch_size=cfg.batch_size)
+        generator = Generator(model, tok, max_len=window, eos_id=tok.token_to_id("</s>") or 2)
     return loaded, scorer, generator
 
 
