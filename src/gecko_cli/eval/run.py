@@ -33,17 +33,25 @@ def run(cfg: EvalConfig) -> EvalReport:
         results["suites"]["humaneval"], sections["humaneval"], samples = _timed(suites.run_self_check, cfg)
         _write_samples(cfg, "humaneval", samples)
     else:
-        loaded, scorer, generator = _model(cfg)
+        loaded, tok = _load(cfg)
         results["step"] = loaded.step
-        for suite in cfg.suites:
-            if suite in ("kmmlu", "mmlu"):
-                out = _timed(suites.run_mcq, cfg, suite, scorer.score)
-            elif suite == "humaneval":
-                out = _timed(suites.run_humaneval, cfg, generator)
-            else:
+        scorer = generator = None
+        # bits per byte first: it reads the training form of the weights, which is dropped once the other suites'
+        # scanned form is built (one copy of the weights held, not two)
+        for suite in sorted(cfg.suites, key=lambda s: s != "bpb"):
+            if suite == "bpb":
                 out = _timed(suites.run_bpb, cfg, loaded)
+            else:
+                if scorer is None:
+                    scorer, generator = _scorers(cfg, loaded, tok)
+                if suite == "humaneval":
+                    out = _timed(suites.run_humaneval, cfg, generator)
+                else:
+                    out = _timed(suites.run_mcq, cfg, suite, scorer.score)
             results["suites"][suite], sections[suite], samples = out
             _write_samples(cfg, suite, samples)
+        results["suites"] = {s: results["suites"][s] for s in cfg.suites}  # in the order asked for
+        sections = {s: sections[s] for s in cfg.suites}
     markdown = _markdown(results, sections)
     make_output_folder(cfg.output)
     write_json_atomic(os.path.join(cfg.output, "results.json"), results)
@@ -51,28 +59,32 @@ def run(cfg: EvalConfig) -> EvalReport:
     return EvalReport(output=cfg.output, results=results, markdown=markdown)
 
 
-def _model(cfg: EvalConfig):
+def _load(cfg: EvalConfig):
+    """The run's checkpoint and its tokenizer, checked for the suites asked for."""
     from tokenizers import Tokenizer
 
     from gecko_cli.eval import checkpoint, suites
-    from gecko_cli.eval.generate import Generator
-    from gecko_cli.eval.loglik import Scorer
-    from gecko_cli.eval.stacked import stack
 
     loaded = checkpoint.load(cfg.run, cfg.step)
     tok = Tokenizer.from_file(loaded.tokenizer_file)
     if {"kmmlu", "mmlu"} & set(cfg.suites):
         suites.check_letters(tok, loaded.tokenizer_file)
     log.info("evaluating %s at step %d (%s parameters)", cfg.run, loaded.step, f"{loaded.model.num_params():,}")
+    return loaded, tok
+
+
+def _scorers(cfg: EvalConfig, loaded, tok):
+    """The scorer and generator of the multiple-choice and HumanEval suites, over the scanned form of the weights
+    (`stacked.stack`); the training form in `loaded.params` is dropped."""
+    from gecko_cli.eval.generate import Generator
+    from gecko_cli.eval.loglik import Scorer
+    from gecko_cli.eval.stacked import stack
+
+    model = stack(loaded.graphdef, loaded.params)
+    loaded.params = None
     window = loaded.model.max_seq_len
-    scorer = generator = None
-    if set(cfg.suites) - {"bpb"}:
-        model = stack(loaded.graphdef, loaded.params)
-        if "bpb" not in cfg.suites:
-            loaded.params = None  # the other suites read only the stacked form: one copy of the weights, not two
-        scorer = Scorer(model, tok, window, batch_size=cfg.batch_size)
-        generator = Generator(model, tok, max_len=window, eos_id=tok.token_to_id("</s>") or 2)
-    return loaded, scorer, generator
+    return (Scorer(model, tok, window, batch_size=cfg.batch_size),
+            Generator(model, tok, max_len=window, eos_id=tok.token_to_id("</s>") or 2))
 
 
 def _timed(fn, *args):

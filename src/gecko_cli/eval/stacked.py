@@ -39,10 +39,7 @@ class EvalModel(nnx.Module):
         self.body = body      # a Block whose parameters have a leading axis of n_layers - 1
         self.last = model.layers[-1]
 
-    def head_kernel(self, dtype) -> jax.Array:
-        """The output projection (d_model, vocab) in `dtype` (the embedding's transpose when tied)."""
-        w = self.embed[...].T if self.cfg.tie_embeddings else self.head[...]
-        return w.astype(dtype)
+    head_kernel = Llama.head_kernel  # it reads the same attributes: cfg, embed and head
 
     def scan_body(self, step, carry, xs=None):
         """Run `step(block, carry, x) -> (carry, y)` over the stacked layers in order, x being each layer's slice
