@@ -15,11 +15,12 @@ from gecko_cli.pretrain.model_config import ModelConfig
 VOCAB = 97
 
 
-@pytest.fixture(scope="module", params=[1, 3], ids=["1-layer", "3-layers"])
+@pytest.fixture(scope="module", params=[(1, False), (3, False), (3, True)], ids=["1-layer", "3-layers", "3-tied"])
 def model(request):
-    cfg = ModelConfig(vocab_size=VOCAB, max_seq_len=64, d_model=32, n_layers=request.param, n_heads=4, n_kv_heads=2,
-                      d_ff=64, init_std=0.2)
-    return Llama(cfg, nnx.Rngs(request.param))
+    layers, tied = request.param
+    cfg = ModelConfig(vocab_size=VOCAB, max_seq_len=64, d_model=32, n_layers=layers, n_heads=4, n_kv_heads=2,
+                      d_ff=64, init_std=0.2, tie_embeddings=tied)
+    return Llama(cfg, nnx.Rngs(layers))
 
 
 def _reference(model, tokens):
