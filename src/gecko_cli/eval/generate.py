@@ -119,9 +119,8 @@ def forward(graphdef, dtype: str, params, cache: dict, tokens, start):
                                 q_slots, valid)
         return (_block_output(block, x, out, dt), ck, cv), None
 
-    n = model.cfg.n_layers - 1
-    carry, _ = model.scan_body(layer, (x, cache["k"], cache["v"]), jnp.arange(n))
-    (x, ck, cv), _ = layer(model.last, carry, n, last=True)
+    carry, _ = model.scan_body(layer, (x, cache["k"], cache["v"]))
+    (x, ck, cv), _ = layer(model.last, carry, model.last_index, last=True)
     logits = _last_logits(model, x)
     return logits, {"k": ck, "v": cv, "valid": valid, "pos": cache["pos"] + real.sum(axis=1)}
 
@@ -146,11 +145,11 @@ def prefill(graphdef, dtype: str, params, cache: dict, tokens, with_logits: bool
         out = attention(_queries(block, h, cos, sin, dt), k, v, segments, "online")
         return (_block_output(block, x, out, dt), _written(ck, i, k, 0), _written(cv, i, v, 0)), None
 
-    n = model.cfg.n_layers - 1
-    (x, cache_k, cache_v), _ = model.scan_body(layer, (x, cache["k"], cache["v"]), jnp.arange(n))
+    (x, cache_k, cache_v), _ = model.scan_body(layer, (x, cache["k"], cache["v"]))
     block = model.last
     h = block.attn_norm(x)
     k, v = _keys_values(block, h, cos, sin, dt)
+    n = model.last_index
     cache_k, cache_v = _written(cache_k, n, k, 0), _written(cache_v, n, v, 0)
     logits = None
     if with_logits:  # only the last slot's output is read
@@ -208,9 +207,8 @@ def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens, segmen
         out = _prefix_and_tail_attention(_queries(block, h, c, s, dt), pk, pv, prefix_valid, k, v, mask)
         return _block_output(block, x, out, dt), None
 
-    n = model.cfg.n_layers - 1
-    x, _ = model.scan_body(layer, x, jnp.arange(n))
-    x, _ = layer(model.last, x, n, last=True)
+    x, _ = model.scan_body(layer, x)
+    x, _ = layer(model.last, x, model.last_index, last=True)
     return _logits(model, x)
 
 

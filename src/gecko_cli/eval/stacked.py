@@ -41,11 +41,17 @@ class EvalModel(nnx.Module):
 
     head_kernel = Llama.head_kernel  # it reads the same attributes: cfg, embed and head
 
-    def scan_body(self, step, carry, xs=None):
-        """Run `step(block, carry, x) -> (carry, y)` over the stacked layers in order, x being each layer's slice
-        of `xs` (a pytree with a leading axis of n_layers - 1, or None); returns (carry, the ys stacked)."""
+    @property
+    def last_index(self) -> int:
+        """The last block's layer index (its slot in a KV cache)."""
+        return self.cfg.n_layers - 1
+
+    def scan_body(self, step, carry):
+        """Run `step(block, carry, i) -> (carry, y)` over the stacked layers in order, i being the layer's index
+        (its slot in a KV cache); returns (carry, the ys stacked)."""
         block_def, stacked = nnx.split(self.body)
-        return jax.lax.scan(lambda c, inp: step(nnx.merge(block_def, inp[0]), c, inp[1]), carry, (stacked, xs))
+        return jax.lax.scan(lambda c, inp: step(nnx.merge(block_def, inp[0]), c, inp[1]), carry,
+                            (stacked, jnp.arange(self.last_index)))
 
 
 @dataclass(frozen=True)
