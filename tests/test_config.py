@@ -215,6 +215,19 @@ def test_messages_name_the_flag_or_the_config_key():
         TokenizerConfig(max_token_chars=1)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_fewshot": -1}, "--num-fewshot must be 0 or more, not -1"),
+    ({"limit": 0}, "--limit must be at least 1, not 0"),
+    ({"temperature": -0.5}, "--temperature must not be negative, not -0.5"),
+    ({"timeout_s": 0.0}, "--timeout-s must be positive, not 0.0"),
+])
+def test_eval_settings_name_the_one_flag_that_is_wrong(kwargs, message):
+    with pytest.raises(ConfigError) as e:
+        EvalConfig(**kwargs)
+    assert str(e.value) == message
+    EvalConfig(num_fewshot=0, limit=1, temperature=0.0, timeout_s=0.5)  # the bounds themselves are allowed
+
+
 def test_shard_size_zero_names_shard_size(tmp_path):
     line = _user_error(_gecko("dedup", str(tmp_path / "in"), str(tmp_path / "out"), "--shard-size", "0"))
     assert line == "error: --shard-size must be at least 1, not 0"

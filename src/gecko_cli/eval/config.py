@@ -64,10 +64,15 @@ class EvalConfig:
         if self.self_check and set(self.suites) != {"humaneval"}:
             raise ConfigError("--self-check runs HumanEval's reference solutions: use it with --suite humaneval alone")
         at_least(self, 1, ("batch_size", "samples", "max_new_tokens", "workers"))
-        if self.num_fewshot < 0 or (self.limit is not None and self.limit < 1):
-            raise ConfigError("--num-fewshot must be 0 or more and --limit at least 1")
-        if self.temperature < 0 or self.timeout_s <= 0:
-            raise ConfigError("--temperature must not be negative and --timeout-s must be positive")
+        at_least(self, 0, ("num_fewshot",))
+        if self.limit is not None:
+            at_least(self, 1, ("limit",))
+        if self.temperature < 0:
+            raise ConfigError(f"--temperature must not be negative, not {self.temperature}",
+                              hint="pass 0 for greedy decoding, or a sampling temperature such as 0.8")
+        if self.timeout_s <= 0:
+            raise ConfigError(f"--timeout-s must be positive, not {self.timeout_s}",
+                              hint="give each program's wall-time limit in seconds, e.g. --timeout-s 10")
         if self.samples > 1 and self.temperature == 0:
             raise ConfigError(f"--samples {self.samples} with greedy decoding gives {self.samples} identical programs",
                               hint="pass --temperature (0.8 is usual for pass@10)")
