@@ -94,8 +94,14 @@ def test_mix_shares_must_be_finite(mix):
 
 def test_mix_forms():
     assert dict(parse_mix("ko=35,en=28,code=37")) == pytest.approx(MIX)
+    assert str(parse_mix("ko=0.5,en=0.5,code=-0")[2][1]) == "0.0"  # not -0.0, which tables would show as -0.0%
     assert BalanceConfig(mix="ko=0.5,en=0.5").mix_dict == {"ko": 0.5, "en": 0.5}
     assert BalanceConfig(mix={"ko": 1.0}).mix_dict == {"ko": 1.0}
+
+
+def test_a_negative_share_names_its_language():
+    with pytest.raises(ConfigError, match="^--mix: the share of code is -0.1; shares must not be negative$"):
+        BalanceConfig(mix="ko=0.6,en=0.5,code=-0.1")
 
 
 def test_totals():

@@ -112,7 +112,7 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
             raise ConfigError(f"--mix: cannot read {part!r}", hint="write it like ko=0.35,en=0.28,code=0.37")
         if name.strip() in (n for n, _ in pairs):
             raise ConfigError(f"--mix names {name.strip()!r} twice", hint="give each language one share")
-        pairs.append((name.strip(), share))
+        pairs.append((name.strip(), share + 0.0))  # + 0.0: a share written -0 is 0
     if pairs and sum(s for _, s in pairs) > 1.5:  # percentages
         pairs = [(n, s / 100) for n, s in pairs]
     return tuple(pairs)
@@ -130,8 +130,10 @@ def check_mix(mix: dict[str, float]) -> None:
     if odd:
         raise ConfigError(f"--mix: the share of {odd[0]} is {mix[odd[0]]!r}, not a finite number",
                           hint="write it like ko=0.35,en=0.28,code=0.37")
-    if any(s < 0 for s in mix.values()):
-        raise ConfigError("--mix shares must not be negative")
+    negative = [n for n, s in mix.items() if s < 0]
+    if negative:
+        raise ConfigError(f"--mix: the share of {negative[0]} is {mix[negative[0]]:g}; shares must not be negative",
+                          hint="give a language you do not want 0, or leave it out")
     total = sum(mix.values())
     if abs(total - 1.0) > 1e-6:
         raise ConfigError(f"--mix shares sum to {total:g}, not 1",
