@@ -94,7 +94,8 @@ def test_mix_shares_must_be_finite(mix):
 
 def test_mix_forms():
     assert dict(parse_mix("ko=35,en=28,code=37")) == pytest.approx(MIX)
-    assert str(parse_mix("ko=0.5,en=0.5,code=-0")[2][1]) == "0.0"  # not -0.0, which tables would show as -0.0%
+    for mix in ("ko=0.5,en=0.5,code=-0", {"ko": 0.5, "en": 0.5, "code": -0.0}):  # not -0.0, shown as -0.0 %
+        assert str(BalanceConfig(mix=mix).mix_dict["code"]) == "0.0"
     assert BalanceConfig(mix="ko=0.5,en=0.5").mix_dict == {"ko": 0.5, "en": 0.5}
     assert BalanceConfig(mix={"ko": 1.0}).mix_dict == {"ko": 1.0}
 

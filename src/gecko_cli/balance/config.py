@@ -63,6 +63,7 @@ class BalanceConfig(ShardStage):
         elif isinstance(self.mix, dict):
             object.__setattr__(self, "mix", tuple(self.mix.items()))
         check_mix(dict(self.mix))
+        object.__setattr__(self, "mix", tuple((n, s + 0.0) for n, s in self.mix))  # a share written -0 is 0
         if isinstance(self.total, str):
             from gecko_cli.balance.sizes import parse_total
 
@@ -112,7 +113,7 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
             raise ConfigError(f"--mix: cannot read {part!r}", hint="write it like ko=0.35,en=0.28,code=0.37")
         if name.strip() in (n for n, _ in pairs):
             raise ConfigError(f"--mix names {name.strip()!r} twice", hint="give each language one share")
-        pairs.append((name.strip(), share + 0.0))  # + 0.0: a share written -0 is 0
+        pairs.append((name.strip(), share))
     if pairs and sum(s for _, s in pairs) > 1.5:  # percentages
         pairs = [(n, s / 100) for n, s in pairs]
     return tuple(pairs)
