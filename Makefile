@@ -36,6 +36,7 @@ bench: install
 	$(PY) benchmarks/bench_pack.py
 	$(PY) benchmarks/bench_reader.py
 	$(PY) benchmarks/bench_attention.py
+	$(PY) benchmarks/bench_attention_cpu.py
 	$(PY) benchmarks/bench_pretrain.py
 	$(PY) benchmarks/bench_eval.py
 	$(PY) benchmarks/bench_humaneval.py

@@ -49,7 +49,7 @@ def tiny_raw(tmp_path, tiny_docs) -> str:
 def pytest_collection_modifyitems(config, items):
     """Run the tests that load JAX last: the data stages fork worker processes, and forking a process in which
     JAX's threads already run is unsafe."""
-    items.sort(key=lambda item: bool({"pretrain", "eval"} & set(item.path.parts)))
+    items.sort(key=lambda item: bool({"pretrain", "eval", "kernels"} & set(item.path.parts)))
 
 
 @pytest.fixture(scope="session")
@@ -69,9 +69,11 @@ def packed(tmp_path_factory, tokenizer_dir) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_compile_cache(tmp_path_factory):
-    """`gecko pretrain` and `gecko eval` run by the tests keep their compiled programs in a folder of the test
-    session (compile_cache.py), not in the user's cache."""
+    """`gecko pretrain` and `gecko eval` run by the tests keep their compiled programs, and the CPU kernels
+    they build (kernels/build.py), in folders of the test session (compile_cache.py), not in the user's cache:
+    every session builds the kernels afresh, as on a new machine."""
     patch = pytest.MonkeyPatch()
     patch.setenv("GECKO_JAX_CACHE", str(tmp_path_factory.mktemp("jax-cache")))
+    patch.setenv("GECKO_KERNEL_CACHE", str(tmp_path_factory.mktemp("kernel-cache")))
     yield
     patch.undo()

@@ -101,14 +101,29 @@ def test_tails_are_packed_by_group_first_fit_decreasing():
         return [Item(list(range(shared + n)), [0], [0], (i, -1)) for i, n in enumerate(lengths)], shared
 
     window = [group([60, 30, 30, 20, 70]), group([40]), group([130, 10])]
-    rows = scorer._tail_rows(window)
-    # rows hold at most 130 tokens (the longest tail, above tail_row); group 0: 70 + 60, then 30 + 30 + 20
+    rows = scorer._tail_rows(window, cap=130)
+    # rows hold at most 130 tokens; group 0: 70 + 60, then 30 + 30 + 20
     assert [(r.group, [len(it.tokens) - s for it, s in r.tails]) for r in rows] == [
         (2, [10]), (1, [40]), (0, [30, 30, 20]), (0, [70, 60]), (2, [130])]
     assert [r.length for r in rows] == [10, 40, 80, 130, 130]
     for r in rows:
         assert all(shared == window[r.group][1] and any(it is x for x in window[r.group][0]) for it, shared in r.tails)
     assert sorted(id(it) for r in rows for it, _ in r.tails) == sorted(id(it) for g, _ in window for it in g)
+
+
+def test_the_row_size_of_tails_is_the_one_that_pads_least():
+    scorer = Scorer(None, None, 2048, batch_size=8)
+    lengths = [33, 36, 42, 42, 56, 60, 62, 91, 116, 134, 164, 191, 197, 242]  # an MMLU subject's tails
+    window = [([Item(list(range(900 + n)), [0], [0], (i, -1)) for i, n in enumerate(lengths)], 900)]
+    # rows of at most 256 tokens: 6 rows, run as 8 of 256 slots; of 384: 4 rows of 384 slots
+    assert len(scorer._tail_rows(window, cap=256)) == 6
+    assert scorer._tail_slots(scorer._tail_rows(window, cap=256)) == (8 * 256, 1)
+    cap = scorer._tail_cap(window)
+    rows = scorer._tail_rows(window)
+    assert scorer._tail_slots(rows) == (4 * 384, 1)
+    assert scorer._tail_cost(rows) == min(scorer._tail_cost(scorer._tail_rows(window, c)) for c in range(256, 513, 16))
+    assert cap == 384 and all(r.length <= cap for r in rows)
+    assert sorted(len(it.tokens) - 900 for r in rows for it, _ in r.tails) == lengths
 
 
 def test_long_sequences_go_fewer_to_a_pass():

@@ -25,6 +25,7 @@ import numpy as np
 from flax import nnx
 
 from gecko_cli.eval.stacked import Stacked
+from gecko_cli.kernels import attention_cpu
 from gecko_cli.pretrain.attention import attention, by_heads, heads_last
 from gecko_cli.pretrain.model import apply_rope, dense, rope_tables
 
@@ -204,7 +205,11 @@ def tail_logits(graphdef, dtype: str, params, cache: dict, index, tokens, segmen
             x, h, c, s, mask = (_at(a, picks) for a in (x, h, c, s, mask))
         pk = cache["k"][i, index].astype(dt)  # (B, S, K, D): the rows' prefixes, in one gather
         pv = cache["v"][i, index].astype(dt)
-        out = _prefix_and_tail_attention(_queries(block, h, c, s, dt), pk, pv, prefix_valid, k, v, mask)
+        q = _queries(block, h, c, s, dt)
+        if not last and attention_cpu.usable(q, k, v):  # the same attention, fused, on CPU
+            out = attention_cpu.attention_after_prefix(q, pk, pv, prefix_valid, k, v, segments)
+        else:
+            out = _prefix_and_tail_attention(q, pk, pv, prefix_valid, k, v, mask)
         return _block_output(block, x, out, dt), None
 
     x, _ = model.scan_body(layer, x)

@@ -22,12 +22,15 @@ forward only, in blocks with the softmax computed online, which at the lengths o
 fraction of the training einsum's time. The last layer runs only at the scored positions
 (generate.py: the others need only its keys and values).
 
-On 2 cores the plain passes run at 2,700 (1,536-token rows) to 3,300 (512-token rows) tokens a second with the
-`small` preset. Their matmuls run at XLA's float32 matmul rate on this machine (about 190 GFLOP/s); attention,
-with its keys and values, takes 35 % of a pass at 8 x 416 tokens and 44 % at 8 x 1,536 (the same passes without
-it: 0.74 against 1.14 s, 2.69 against 4.78 s), at about half that rate: its score blocks go through memory
-between the matmul, the softmax and the matmul after it. Sequence-major block layouts, other block sizes and
-XLA's fast math were measured with no gain.
+On 2 cores the plain passes ran at 2,700 (1,536-token rows) to 3,300 (512-token rows) tokens a second with the
+`small` preset when XLA ran their attention. Their matmuls run at XLA's float32 matmul rate on this machine
+(about 190 GFLOP/s); attention, with its keys and values, took 35 % of a pass at 8 x 416 tokens and 44 % at
+8 x 1,536 (the same passes without it: 0.74 against 1.14 s, 2.69 against 4.78 s), at about half that rate: its
+score blocks go through memory between the matmul, the softmax and the matmul after it. Sequence-major block
+layouts, other block sizes and XLA's fast math were measured with no gain. On the CPU, attention is therefore a
+fused kernel (kernels/attention_cpu.py) for the plain passes, the prefixes and the tails but the last layer's:
+on the bench's questions the plain passes take 8.3-8.8 instead of 10.2-10.4 s and the tails 1.6-1.7 instead of
+2.0-2.1 s (`GECKO_CPU_KERNELS=off` runs XLA's version instead).
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ class Scorer:
         self.min_shared_fraction = 0.5
         #: Groups of requests whose prefix caches are held at once.
         self.prefix_window = 4 * batch_size
-        #: Tokens of a row of packed tails (at least the longest tail).
+        #: Half the most tokens a row of packed tails may hold (`_tail_cap`; at least the longest tail).
         self.tail_row = 256
 
     def encode(self, text: str) -> list[int]:
@@ -214,11 +217,11 @@ class Scorer:
                         out.loglik[it.owner[0]] = [float(x) for x in row]
         return left
 
-    def _tail_rows(self, window: list[tuple[list[Item], int]]) -> list[TailRow]:
+    def _tail_rows(self, window: list[tuple[list[Item], int]], cap: int | None = None) -> list[TailRow]:
         """The tails of a window of groups packed into rows, first fit by decreasing length, each row holding
-        tails of one group and at most `tail_row` tokens (or the longest tail): short tails share a row instead
-        of each padding one to the longest. Rows come sorted by length, so that a batch of them pads little."""
-        cap = max(self.tail_row, max(len(it.tokens) - shared for g, shared in window for it in g))
+        tails of one group and at most `cap` tokens (default `_tail_cap`): short tails share a row instead of
+        each padding one to the longest. Rows come sorted by length, so that a batch of them pads little."""
+        cap = self._tail_cap(window) if cap is None else cap
         rows: list[TailRow] = []
         for gi, (group, shared) in enumerate(window):
             mine: list[TailRow] = []
@@ -232,6 +235,26 @@ class Scorer:
                 row.length += n
             rows += mine
         return sorted(rows, key=lambda r: (r.length, r.group))
+
+    def _tail_cap(self, window: list[tuple[list[Item], int]]) -> int:
+        """The tokens a row of the window's tails may hold: of the bucket lengths from the longest tail up to
+        twice `tail_row`, the one whose rows, batched, cost the least (`_tail_cost`; the shortest of equals). On
+        the bench's MMLU questions, 14 tails of 33 to 242 tokens fill 4 rows of 384 (1,536 slots) where rows of
+        at most 256 tokens took 6, run as 8 (2,048 slots): the tail passes take 1.3-1.4 instead of 1.6-1.7 s."""
+        longest = max(len(it.tokens) - shared for g, shared in window for it in g)
+        caps = sorted({self._bucket(n) for n in range(longest, max(longest, 2 * self.tail_row) + 1, _MIN_STEP)})
+        return min(caps, key=lambda cap: (self._tail_cost(self._tail_rows(window, cap)), cap))
+
+    def _tail_slots(self, rows: list[TailRow]) -> tuple[int, int]:
+        """(token slots, passes) of the passes over these rows (sorted by length, `batch_size` to a pass)."""
+        chunks = [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
+        return sum(self._rows(len(c)) * self._bucket(max(r.length for r in c)) for c in chunks), len(chunks)
+
+    def _tail_cost(self, rows: list[TailRow]) -> int:
+        """The slots of the passes over these rows, and half a row of `tail_row` slots for each pass: a pass
+        also costs its launch and its gathers of the rows' prefix caches, which weigh on small passes."""
+        slots, passes = self._tail_slots(rows)
+        return slots + passes * self.tail_row // 2
 
     def _prefix_groups(self, items: list[Item]) -> list[tuple[list[Item], int]]:
         """Items in runs that share a prefix, as (items, shared length), from the items sorted by their tokens: a

@@ -12,6 +12,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from gecko_cli.kernels import attention_cpu
+
 
 def default_implementation(platform: str) -> str:
     """The implementation `auto` picks: einsum on CPU (measured faster than jax.nn.dot_product_attention's XLA
@@ -35,6 +37,8 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, segment_ids: jax.Array |
     if impl == "xla":
         return jax.nn.dot_product_attention(q, k, v, mask=mask(segment_ids, q.shape[1]), implementation="xla")
     if impl == "online":
+        if attention_cpu.usable(q, k, v):  # the same recurrence, fused, on CPU
+            return attention_cpu.attention(q, k, v, segment_ids)
         return _online(q, k, v, segment_ids)
     if impl == "cudnn":
         return _cudnn(q, k, v, segment_ids)

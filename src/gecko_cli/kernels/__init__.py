@@ -1,0 +1,1 @@
+"""Kernels in C++ for the operations XLA's CPU backend runs slowly, built on first use (build.py)."""

@@ -1,0 +1,70 @@
+"""Build a kernel's C++ source into a shared library on first use, and keep it for later processes.
+
+The library is compiled for this machine (`-march=native`) against the XLA FFI headers of the installed jaxlib,
+into `$XDG_CACHE_HOME/gecko/kernels/<machine kind>/` (`~/.cache/...`; `GECKO_KERNEL_CACHE` names another
+folder), under a name that digests the source, the flags, the compiler and jaxlib's version: a changed source or
+another processor gets its own build. It is written under a temporary name and renamed into place, so processes
+that build at once do not see each other's half-written files. Building takes a few seconds, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from gecko_cli.compile_cache import machine_kind
+
+FLAGS = ["-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC", "-w"]
+CACHE_SETTING = "GECKO_KERNEL_CACHE"
+
+
+class BuildError(RuntimeError):
+    """The kernel could not be built here (no C++ compiler, no jaxlib headers, a compiler error)."""
+
+
+def cache_folder() -> Path:
+    base = os.environ.get(CACHE_SETTING) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gecko", "kernels")
+    return Path(base) / machine_kind()
+
+
+def compiler() -> str:
+    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+    if not cxx:
+        raise BuildError("no C++ compiler found (install g++, or set CXX)")
+    return cxx
+
+
+def library(source: Path) -> Path:
+    """The shared library built from `source`, building it if this machine has none yet."""
+    import jax
+    import jaxlib
+
+    cxx = compiler()
+    include = jax.ffi.include_dir()
+    code = source.read_bytes()
+    digest = hashlib.sha256(b"\0".join([code, " ".join(FLAGS).encode(), cxx.encode(),
+                                        jaxlib.__version__.encode()])).hexdigest()[:16]
+    target = cache_folder() / f"{source.stem}-{digest}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{source.stem}-", suffix=".so", dir=target.parent)
+    os.close(fd)
+    try:
+        done = subprocess.run([cxx, *FLAGS, "-I", include, str(source), "-o", tmp],
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            first = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip()[:200])
+            raise BuildError(f"{cxx} could not compile {source.name}: {first}")
+        os.replace(tmp, target)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BuildError(f"{cxx} could not compile {source.name}: {e}") from e
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return target
