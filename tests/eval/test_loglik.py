@@ -12,10 +12,12 @@ from hf_models import twin_models
 MAX_LEN = 96
 
 
-@pytest.fixture(scope="module", params=[2, 4], ids=["gqa", "mha"])
+# heads of 16 (grouped and plain) run XLA's attention; heads of 64 the CPU kernel (kernels/attention_cpu.py)
+@pytest.fixture(scope="module", params=[(2, 64, 4), (4, 64, 4), (1, 128, 2)], ids=["gqa", "mha", "kernel"])
 def models(request, tokenizer_dir, tmp_path_factory):
+    kv_heads, d_model, n_heads = request.param
     ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=MAX_LEN, seed=0, std=0.1,
-                                        kv_heads=request.param)
+                                        kv_heads=kv_heads, d_model=d_model, n_heads=n_heads)
     tok = Tokenizer.from_file(f"{tokenizer_dir}/tokenizer.json")
     return Scorer(stack(graphdef, params), tok, MAX_LEN, batch_size=4, min_bucket=16), ref, tok
 
