@@ -17,10 +17,10 @@ Requests that share most of their context (a subject's few-shot examples: MMLU's
 in every prompt of a subject) have that prefix computed once into a KV cache, and only their own tails run over
 it: packed several to a row (one group's per row, each tail attending to its own tokens and the prefix), rows
 batched across groups, each row reading its group's cache in place. On the bench's questions packing pads the
-tails to 4,864 tokens instead of 5,728 for 3,688 real ones. Attention is `online` (pretrain/attention.py):
-forward only, in blocks with the softmax computed online, which at the lengths of few-shot prompts costs a
-fraction of the training einsum's time. The last layer runs only at the scored positions
-(generate.py: the others need only its keys and values).
+tails to 4,096 tokens (rows sized by `_tail_cap`; 4,864 with rows of at most 256, 5,728 unpacked) for 3,688
+real ones. Attention is `online` (pretrain/attention.py): forward only, in blocks with the softmax computed
+online, which at the lengths of few-shot prompts costs a fraction of the training einsum's time. The last layer
+runs only at the scored positions (generate.py: the others need only its keys and values).
 
 On 2 cores the plain passes ran at 2,700 (1,536-token rows) to 3,300 (512-token rows) tokens a second with the
 `small` preset when XLA ran their attention. Their matmuls run at XLA's float32 matmul rate on this machine
