@@ -10,10 +10,12 @@ from gecko_cli.eval.stacked import stack
 from hf_models import twin_models
 
 
-@pytest.fixture(scope="module", params=[2, 4], ids=["gqa", "mha"])
+# heads of 16 (grouped and plain) prefill with XLA's attention; heads of 64 with the CPU kernel (left-padded batch)
+@pytest.fixture(scope="module", params=[(2, 64, 4), (4, 64, 4), (1, 128, 2)], ids=["gqa", "mha", "kernel"])
 def models(request, tokenizer_dir, tmp_path_factory):
+    kv_heads, d_model, n_heads = request.param
     ref, graphdef, params = twin_models(tmp_path_factory.mktemp("hf"), max_len=256, seed=1, std=0.15,
-                                        kv_heads=request.param)
+                                        kv_heads=kv_heads, d_model=d_model, n_heads=n_heads)
     tok = Tokenizer.from_file(f"{tokenizer_dir}/tokenizer.json")
     return Generator(stack(graphdef, params), tok, max_len=256, chunk=8), ref, tok
 
