@@ -136,7 +136,7 @@ inline void values_tile(const float* S, const float* V, int kw, const float* alp
 template <int D>
 void one_head(const Problem& P, int64_t b, int64_t h, std::vector<float>& buf, std::vector<int32_t>& segbuf) {
   const int64_t T = P.T, S_ = P.S, offset = S_ - T, tp = (S_ + KB - 1) / KB * KB, kvh = h / (P.H / P.KV);
-  buf.assign(2 * D * tp + 2 * QB * D + QB * KB + 3 * QB, 0.0f);  // keys and values past T stay 0
+  buf.assign(2 * D * tp + 2 * QB * D + QB * KB + 3 * QB, 0.0f);  // keys and values past S stay 0
   float *KT = buf.data(), *V = KT + D * tp, *Q = V + D * tp, *O = Q + QB * D, *S = O + QB * D;
   float *m = S + QB * KB, *l = m + QB, *alpha = l + QB;  // running row maximum, denominator, rescale
   const int64_t kstride = P.KV * D;
