@@ -217,22 +217,32 @@ def test_doc_keys_and_copy_ids():
         core.copy_ids(with_null, np.array([0, 2, 1]))
 
 
-def test_interleaved_batches_cut_the_interleaved_texts():
+@pytest.mark.parametrize("taken", [(400, 300), (40, 30)], ids=["repeated", "subset"])
+def test_interleaved_batches_cut_the_interleaved_texts(taken, monkeypatch):
+    # Documents repeated (more text taken than the sources hold): the sources are combined once and each batch
+    # is one take. A subset: each batch reads its rows chunk by chunk (take_rows). Both cut the same batches.
     rng = np.random.default_rng(0)
     words = ["x" * int(n) for n in rng.integers(0, 50, 300)]
     a = pa.chunked_array([pa.array(words[:100]), pa.array(words[100:180])])
     b = pa.chunked_array([pa.array(words[180:])])
-    rows_a, rows_b = rng.integers(0, 180, 400), rng.integers(0, 120, 300)
-    order = rng.permutation(700)
+    rows_a, rows_b = rng.integers(0, 180, taken[0]), rng.integers(0, 120, taken[1])
+    order = rng.permutation(sum(taken))
+    calls = []
+    take_rows = shuffle.take_rows
+    monkeypatch.setattr(shuffle, "take_rows", lambda *args: calls.append(1) or take_rows(*args))
     whole = shuffle.interleave_texts([(a, rows_a), (b, rows_b)], order)
     expected = pa.concat_arrays([a.take(pa.array(rows_a)).combine_chunks(),
                                  b.take(pa.array(rows_b)).combine_chunks()]).take(pa.array(order))
     assert whole.to_pylist() == expected.to_pylist()
+    calls.clear()
     pieces = list(shuffle.interleaved_batches([(a, rows_a), (b, rows_b)], order, 500))
-    assert [p[0] for p in pieces] == [0, *(p[1] for p in pieces[:-1])] and pieces[-1][1] == 700
+    assert [p[0] for p in pieces] == [0, *(p[1] for p in pieces[:-1])] and pieces[-1][1] == len(order)
     assert pa.concat_arrays([p[2] for p in pieces]).to_pylist() == expected.to_pylist()
+    for p in pieces:
+        p[2].validate(full=True)
     sizes = [p[2].nbytes - 4 * (len(p[2]) + 1) for p in pieces]
-    assert all(size <= 500 + 50 for size in sizes) and len(pieces) > 5
+    assert all(size <= 500 + 50 for size in sizes) and len(pieces) > 1
+    assert len(calls) == (0 if taken[0] > 100 else len(pieces))
 
 
 def test_config_batch_plan_follows_the_registry():

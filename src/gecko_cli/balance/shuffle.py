@@ -5,11 +5,13 @@ seeded random key, and write the copies' (row, copy, key) grouped by output shar
 shards), in key order within a shard. `gather`, per output shard: take that shard's copies from every scanned
 file (memory-mapped, uncompressed: only those rows are read), put them in key order and write the shard, a
 record batch of BATCH_BYTES of text at a time. Memory is bounded by one output shard's small columns and one
-record batch of texts.
+record batch of texts; or, when the scanned files hold less text than the shard takes from them (documents are
+repeated), by one copy of those texts, which is then cheaper than reading each batch's rows file by file.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterator
@@ -26,6 +28,8 @@ from gecko_cli.shards import ShardWriter, open_shard
 
 #: Text per record batch of an output shard.
 BATCH_BYTES = 8 << 20
+#: The most text gather copies out of the scanned files at once (an Arrow string array holds under 2 GiB).
+_MAX_COMBINED = (1 << 31) - 1
 
 
 def load_meta(work: Work, n_units: int) -> np.ndarray:
@@ -145,7 +149,7 @@ def interleave_texts(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: n
     Returns:
         A string array.
     """
-    columns, rows, _ = _text_rows(sources, order)
+    columns, rows, _, _ = _text_rows(sources, order)
     return take_rows(columns, rows)
 
 
@@ -156,13 +160,19 @@ def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order
     Yields:
         (first, end, texts): the texts of positions first to end - 1 of the output.
     """
-    columns, rows, sizes = _text_rows(sources, order)
+    columns, rows, sizes, source_bytes = _text_rows(sources, order)
     ends = np.cumsum(sizes)
     cuts = np.flatnonzero(np.diff(ends // batch_bytes, prepend=0)) + 1  # after the text that crosses a multiple
     bounds = [0, *(int(c) for c in cuts if c < len(rows)), len(rows)]
+    take = functools.partial(take_rows, columns)
+    if len(rows) and source_bytes <= min(int(ends[-1]), _MAX_COMBINED):
+        # The sources hold no more text than the output takes from them (documents are repeated): one copy of
+        # them, then one take per batch, costs less than reading each batch's rows chunk by chunk.
+        combined = columns.combine_chunks()
+        take = lambda r: combined.take(pa.array(r, pa.int64()))  # noqa: E731
     for lo, hi in zip(bounds, bounds[1:]):
         if hi > lo:
-            yield lo, hi, take_rows(columns, rows[lo:hi])
+            yield lo, hi, take(rows[lo:hi])
 
 
 def take_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
@@ -187,18 +197,21 @@ def take_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
     return gathered.take(pa.array(back, pa.int64()))
 
 
-def _text_rows(sources, order) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
-    """The sources' columns as one chunked array (no copy), the rows of it in output order, and their sizes."""
-    chunks, rows, sizes, base = [], [], [], 0
+def _text_rows(sources, order) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray, int]:
+    """The sources' columns as one chunked array (no copy), the rows of it in output order, their sizes, and
+    the text bytes of the sources."""
+    chunks, rows, sizes, base, total = [], [], [], 0, 0
     for column, taken in sources:
         chunks += column.chunks
         rows.append(np.asarray(taken, np.int64) + base)
-        sizes.append(pc.binary_length(column).to_numpy()[taken])
+        lengths = pc.binary_length(column).to_numpy()
+        sizes.append(lengths[taken])
+        total += int(lengths.sum())
         base += len(column)
     columns = pa.chunked_array(chunks, pa.string())
     if not rows:
-        return columns, np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return columns, np.concatenate(rows)[order], np.concatenate(sizes).astype(np.int64)[order]
+        return columns, np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+    return columns, np.concatenate(rows)[order], np.concatenate(sizes).astype(np.int64)[order], total
 
 
 def read_plan(work: Work) -> dict:
