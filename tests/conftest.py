@@ -70,8 +70,8 @@ def packed(tmp_path_factory, tokenizer_dir) -> str:
 @pytest.fixture(scope="session", autouse=True)
 def _session_compile_cache(tmp_path_factory):
     """`gecko pretrain` and `gecko eval` run by the tests keep their compiled programs, and the CPU kernels
-    they build (kernels/build.py), in folders of the test session (compile_cache.py), not in the user's cache:
-    every session builds the kernels afresh, as on a new machine."""
+    that they and `gecko balance` build (kernels/build.py), in folders of the test session (compile_cache.py),
+    not in the user's cache: every session builds the kernels afresh, as on a new machine."""
     patch = pytest.MonkeyPatch()
     patch.setenv("GECKO_JAX_CACHE", str(tmp_path_factory.mktemp("jax-cache")))
     patch.setenv("GECKO_KERNEL_CACHE", str(tmp_path_factory.mktemp("kernel-cache")))

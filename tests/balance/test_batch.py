@@ -18,8 +18,10 @@ import pyarrow as pa
 import pytest
 import zstandard
 
+from gecko_cli import kernels
 from gecko_cli.balance import core, langid, pii, rules, shuffle
 from gecko_cli.balance.core import LANG_CODES, NOT_IN_MIX, OTHER_REASON
+from gecko_cli.kernels import lines as line_kernel
 from helpers import CORPUS
 
 
@@ -119,8 +121,18 @@ CONFIGS = [
 
 
 # ------------------------------------------------------------------------------------------------ the rules
+@pytest.fixture(params=["kernel", "python"])
+def lines_by(request, monkeypatch):
+    """The rules' line statistics from the C++ kernel (kernels/lines.cc), or from Python."""
+    if request.param == "python":
+        monkeypatch.setenv(kernels.SETTING, "off")
+    else:
+        assert line_kernel.available()
+    return request.param
+
+
 @pytest.mark.parametrize("cfg", CONFIGS, ids=range(len(CONFIGS)))
-def test_check_batch_is_check(texts, cfg):
+def test_check_batch_is_check(texts, cfg, lines_by):
     for lang in rules.LANGS:
         assert rules.check_batch(texts, [lang] * len(texts), cfg) == [rules.check(t, lang, cfg) for t in texts], lang
     langs = [random.Random(i).choice(rules.LANGS) for i in range(len(texts))]

@@ -25,6 +25,7 @@ import numpy as np
 
 from gecko_cli.config import PARSES_TEXT
 from gecko_cli.errors import ConfigError
+from gecko_cli.kernels import lines as line_kernel
 
 LANGS = ("ko", "en", "code")
 PROSE = ("ko", "en")
@@ -246,41 +247,50 @@ class Docs:
         paragraphs = LineStats(n.copy(), repeated.copy(), chars.copy(), repeated_chars.copy())
         start, end = np.full(self.size, -1, np.int64), np.full(self.size, -1, np.int64)
         rows = np.flatnonzero(self.multiline)
-        lengths, first = [], 0
-        cuts = np.searchsorted(np.cumsum(self.lengths[rows]),
-                               np.arange(self.LINE_CHUNK, self.lengths[rows].sum(), self.LINE_CHUNK), side="right")
-        for chunk in np.split(rows, np.unique(np.maximum(cuts, 1))):
-            if not chunk.size:
-                continue
-            # What `_parts` computes, for every document of the chunk at once (a stripped text neither starts
-            # nor ends with a line break, so each has 2 lines or more).
-            texts = [self.texts[i] for i in chunk.tolist()]
-            items = list(map(list, map(map, repeat(str.strip), map(str.splitlines, texts))))
-            distinct = list(map(set, items))
-            count = _ints(map(len, items), len(items))
-            blanks = _ints(map(list.count, items, repeat("")), len(items))
-            line_lengths = np.fromiter(map(len, chain.from_iterable(items)), np.int64, int(count.sum()))
-            total = _segment_sums(line_lengths, count)
-            n[chunk] = count - blanks
-            repeated[chunk] = n[chunk] - _ints(map(len, distinct), len(items)) + (blanks > 0)
-            chars[chunk] = total
-            # Characters in repeated lines: none when no line repeats, which is the common case.
-            some = np.flatnonzero(repeated[chunk]).tolist()
-            distinct_chars = _ints(map(sum, map(map, repeat(len), map(distinct.__getitem__, some))), len(some))
-            repeated_chars[chunk[some]] = total[some] - distinct_chars
-            if self.lang in PROSE:  # paragraphs, as `Doc.paragraphs()`, where they can repeat
-                split = [k for k in some if blanks[k]]
-                for k, parts in zip(split, map(_parts, map(str.split, map("\n".join, map(items.__getitem__, split)),
-                                                           repeat("\n\n")))):
-                    for values, value in zip(paragraphs, parts[1:]):
-                        values[chunk[k]] = value
-            start[chunk] = first + np.cumsum(count) - count
-            end[chunk] = start[chunk] + count
-            first += len(line_lengths)
-            lengths.append(line_lengths)
-        self._line_lengths = (np.concatenate(lengths) if lengths else np.zeros(0, np.int64), start, end)
+        # What `_parts` computes, for every document with a line break at once (a stripped text neither starts
+        # nor ends with a line break, so each has 2 lines or more): by the kernel, or the same in Python.
+        texts = [self.texts[i] for i in rows.tolist()]
+        split = line_kernel.stats(texts) or split_lines(texts, self.LINE_CHUNK)
+        n[rows] = split.count - split.blanks
+        repeated[rows] = n[rows] - split.distinct + (split.blanks > 0)
+        chars[rows] = split.chars
+        repeated_chars[rows] = split.chars - split.distinct_chars  # 0 where no line repeats
+        if self.lang in PROSE:  # paragraphs, as `Doc.paragraphs()`, where they can repeat
+            for k in np.flatnonzero((repeated[rows] > 0) & (split.blanks > 0)).tolist():
+                items = list(map(str.strip, texts[k].splitlines()))
+                for values, value in zip(paragraphs, _parts("\n".join(items).split("\n\n"))[1:]):
+                    values[rows[k]] = value
+        start[rows] = np.cumsum(split.count) - split.count
+        end[rows] = start[rows] + split.count
+        self._line_lengths = (split.lengths, start, end)
         self._paragraphs = paragraphs
         return LineStats(n, repeated, chars, repeated_chars)
+
+
+def split_lines(texts: list[str], chunk_chars: int = Docs.LINE_CHUNK) -> line_kernel.LineArrays:
+    """`kernels.lines.stats` in Python: the lines of `chunk_chars` characters of texts at a time are split and
+    compared together (their strings then stay in cache)."""
+    sizes = _ints(map(len, texts), len(texts))
+    cuts = np.searchsorted(np.cumsum(sizes), np.arange(chunk_chars, sizes.sum(), chunk_chars), side="right")
+    parts = []
+    for chunk in np.split(np.arange(len(texts)), np.unique(np.maximum(cuts, 1))):
+        if not chunk.size:
+            continue
+        items = list(map(list, map(map, repeat(str.strip), map(str.splitlines, [texts[i] for i in chunk.tolist()]))))
+        distinct = list(map(set, items))
+        count = _ints(map(len, items), len(items))
+        blanks = _ints(map(list.count, items, repeat("")), len(items))
+        lengths = np.fromiter(map(len, chain.from_iterable(items)), np.int64, int(count.sum()))
+        total = _segment_sums(lengths, count)
+        n_distinct = _ints(map(len, distinct), len(items))
+        # The characters of the distinct lines: all of them where no line repeats, which is the common case.
+        distinct_chars = total.copy()
+        some = np.flatnonzero(count - blanks - n_distinct + (blanks > 0)).tolist()
+        distinct_chars[some] = _ints(map(sum, map(map, repeat(len), map(distinct.__getitem__, some))), len(some))
+        parts.append(line_kernel.LineArrays(count, blanks, n_distinct, distinct_chars, total, lengths))
+    if not parts:
+        return line_kernel.LineArrays(*(np.zeros(0, np.int64) for _ in line_kernel.LineArrays._fields))
+    return line_kernel.LineArrays(*map(np.concatenate, zip(*parts)))
 
 
 def _ints(values, count: int) -> np.ndarray:

@@ -1,1 +1,14 @@
-"""Kernels in C++ for the operations XLA's CPU backend runs slowly, built on first use (build.py)."""
+"""Kernels in C++ for the operations that run slowly otherwise, built on first use (build.py): attention for
+XLA's CPU backend (attention_cpu) and the line statistics of the quality rules (lines).
+
+`GECKO_CPU_KERNELS=off` turns every one of them off: the same results then come from XLA or Python.
+"""
+
+import os
+
+SETTING = "GECKO_CPU_KERNELS"
+
+
+def enabled() -> bool:
+    """Whether the kernels may be used (GECKO_CPU_KERNELS is not off)."""
+    return os.environ.get(SETTING, "").strip().lower() not in ("off", "0", "false", "no")

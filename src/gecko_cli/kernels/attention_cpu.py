@@ -20,24 +20,18 @@ two agree to float32 rounding (tests/kernels/test_attention_cpu.py).
 from __future__ import annotations
 
 import ctypes
-import os
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-from gecko_cli.kernels import build
+from gecko_cli.kernels import SETTING, build, enabled  # noqa: F401 (SETTING: the switch, for callers)
 
 SOURCE = Path(__file__).with_name("attention_cpu.cc")
 TARGET = "gecko_attention_cpu"
-SETTING = "GECKO_CPU_KERNELS"
 HEAD_SIZES = (64, 128)
 
 _loaded: dict = {}  # "ok": bool once tried; "why": the reason it is not used
-
-
-def enabled() -> bool:
-    return os.environ.get(SETTING, "").strip().lower() not in ("off", "0", "false", "no")
 
 
 def load() -> bool:

@@ -1,10 +1,11 @@
 """Build a kernel's C++ source into a shared library on first use, and keep it for later processes.
 
-The library is compiled for this machine (`-march=native`) against the XLA FFI headers of the installed jaxlib,
-into `$XDG_CACHE_HOME/gecko/kernels/<machine kind>/` (`~/.cache/...`; `GECKO_KERNEL_CACHE` names another
-folder), under a name that digests the source, the flags, the compiler and jaxlib's version: a changed source or
-another processor gets its own build. It is written under a temporary name and renamed into place, so processes
-that build at once do not see each other's half-written files. Building takes a few seconds, once.
+The library is compiled for this machine (`-march=native`), for JAX kernels against the XLA FFI headers of the
+installed jaxlib, into `$XDG_CACHE_HOME/gecko/kernels/<machine kind>/` (`~/.cache/...`; `GECKO_KERNEL_CACHE`
+names another folder), under a name that digests the source, the flags, the compiler and (for JAX kernels)
+jaxlib's version: a changed source or another processor gets its own build. It is written under a temporary name
+and renamed into place, so processes that build at once do not see each other's half-written files. Building
+takes a second or a few, once.
 """
 
 from __future__ import annotations
@@ -39,16 +40,23 @@ def compiler() -> str:
     return cxx
 
 
-def library(source: Path) -> Path:
-    """The shared library built from `source`, building it if this machine has none yet."""
-    import jax
-    import jaxlib
+def library(source: Path, *, xla_ffi: bool = True) -> Path:
+    """The shared library built from `source`, building it if this machine has none yet.
 
+    Args:
+        source: the C++ file.
+        xla_ffi: compile against the XLA FFI headers of the installed jaxlib (a JAX kernel); False for plain C
+            functions (called through ctypes), which then need no JAX at all.
+    """
     cxx = compiler()
-    include = jax.ffi.include_dir()
+    include, version = [], b""
+    if xla_ffi:
+        import jax
+        import jaxlib
+
+        include, version = ["-I", jax.ffi.include_dir()], jaxlib.__version__.encode()
     code = source.read_bytes()
-    digest = hashlib.sha256(b"\0".join([code, " ".join(FLAGS).encode(), cxx.encode(),
-                                        jaxlib.__version__.encode()])).hexdigest()[:16]
+    digest = hashlib.sha256(b"\0".join([code, " ".join(FLAGS).encode(), cxx.encode(), version])).hexdigest()[:16]
     target = cache_folder() / f"{source.stem}-{digest}.so"
     if target.exists():
         return target
@@ -56,7 +64,7 @@ def library(source: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{source.stem}-", suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        done = subprocess.run([cxx, *FLAGS, "-I", include, str(source), "-o", tmp],
+        done = subprocess.run([cxx, *FLAGS, *include, str(source), "-o", tmp],
                               capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             first = next((line for line in done.stderr.splitlines() if "error" in line), done.stderr.strip()[:200])

@@ -1,0 +1,87 @@
+"""Line statistics of many texts at once (lines.cc): what the quality rules of `gecko balance` read most.
+
+For each text, what Python computes from ``items = [line.strip() for line in text.splitlines()]``: the number
+of lines, of blank lines, of distinct lines (a blank one included), the characters of the distinct lines and of
+all lines, and every line's length, in code points. In Python this is a list of strings and a set per document,
+about a fifth of the scan of `gecko balance`; the kernel splits, strips and compares the lines of the UTF-8
+text in one pass, without making strings.
+
+It is used when it builds here (build.py: a C++ compiler is needed, once); otherwise, or with
+`GECKO_CPU_KERNELS=off`, `stats` returns None and the rules compute the same numbers in Python
+(tests/kernels/test_lines.py holds both to the same results).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from itertools import repeat
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from gecko_cli.kernels import build, enabled
+
+SOURCE = Path(__file__).with_name("lines.cc")
+
+_loaded: dict = {}  # "lib": the library, or None once it failed to build or load
+
+
+class LineArrays(NamedTuple):
+    """Per text (one value each): lines, blank lines, distinct lines and their characters, all characters; and
+    the length of every line, text after text."""
+
+    count: np.ndarray
+    blanks: np.ndarray
+    distinct: np.ndarray
+    distinct_chars: np.ndarray
+    chars: np.ndarray
+    lengths: np.ndarray
+
+
+def _library():
+    if "lib" not in _loaded:
+        try:
+            lib = ctypes.CDLL(str(build.library(SOURCE, xla_ffi=False)))
+            pointer = ctypes.c_void_p
+            lib.gecko_line_stats.restype = ctypes.c_int64
+            lib.gecko_line_stats.argtypes = [ctypes.c_char_p, pointer, ctypes.c_int64, *[pointer] * 5]
+            lib.gecko_line_lengths.restype = None
+            lib.gecko_line_lengths.argtypes = [pointer]
+            _loaded["lib"] = lib
+        except (build.BuildError, OSError, AttributeError) as e:
+            from gecko_cli.console import log
+
+            _loaded["lib"] = None
+            log.warning("balance: the line statistics kernel is not available (%s); using Python, which is slower",
+                        e)
+    return _loaded["lib"]
+
+
+def available() -> bool:
+    """Whether `stats` runs the kernel here (it is enabled and builds)."""
+    return enabled() and _library() is not None
+
+
+def stats(texts: list[str]) -> LineArrays | None:
+    """The line statistics of every text (see the module docstring); None when the kernel is not available.
+
+    Args:
+        texts: the texts (any str, lone surrogates included).
+
+    Returns:
+        A LineArrays, or None.
+    """
+    if not available():
+        return None
+    lib = _library()
+    encoded = list(map(str.encode, texts, repeat("utf-8"), repeat("surrogatepass")))
+    n = len(encoded)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), np.int64, n), out=offsets[1:])
+    data = b"".join(encoded)
+    count, blanks, distinct, distinct_chars, chars = arrays = [np.zeros(n, np.int64) for _ in range(5)]
+    total = lib.gecko_line_stats(data, offsets.ctypes.data, n, *(a.ctypes.data for a in arrays))
+    lengths = np.empty(total, np.int64)
+    lib.gecko_line_lengths(lengths.ctypes.data)
+    return LineArrays(count, blanks, distinct, distinct_chars, chars, lengths)

@@ -1,0 +1,76 @@
+"""The line statistics kernel against the same statistics computed by Python's str.splitlines and str.strip."""
+
+import glob
+import io
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+import zstandard
+
+from gecko_cli import kernels
+from gecko_cli.balance import rules
+from gecko_cli.kernels import lines
+from helpers import CORPUS
+
+# Every line break of str.splitlines, every other whitespace character of str.strip, letters of 1 to 4 UTF-8
+# bytes, a lone surrogate, and characters next to the breaks in code point order.
+BREAKS = ["\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+SPACES = [" ", "\t", "\x1f", "\xa0", "\u1680", "\u2000", "\u200a", "\u202f", "\u205f", "\u3000"]
+OTHERS = ["a", "b", "ab", "é", "한", "국어", "😀", "\ud800", "\x1b", "\u20ac", "\u2027", "\u202a", "\u200b", "x" * 9]
+
+
+def _random_texts(seed: int, count: int) -> list[str]:
+    r = random.Random(seed)
+    pieces = BREAKS + SPACES + OTHERS * 2
+    return [""] + ["".join(r.choice(pieces) for _ in range(r.randint(0, 30))) for _ in range(count)]
+
+
+def _same(texts: list[str]) -> None:
+    got, want = lines.stats(texts), rules.split_lines(texts, 64)
+    assert got is not None
+    for name, a, b in zip(lines.LineArrays._fields, got, want):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_the_kernel_builds_here():
+    assert lines.available()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_breaks_spaces_and_letters(seed):
+    texts = _random_texts(seed, 2000)
+    _same(texts)
+    # and the reference is what Python's own strings say, text by text
+    got = lines.stats(texts)
+    first = 0
+    for i, text in enumerate(texts):
+        items = [line.strip() for line in text.splitlines()]
+        assert got.count[i] == len(items) and got.blanks[i] == items.count("")
+        assert got.distinct[i] == len(set(items)) and got.distinct_chars[i] == sum(map(len, set(items)))
+        assert got.lengths[first:first + len(items)].tolist() == [len(x) for x in items]
+        first += len(items)
+
+
+def test_lines_that_differ_only_past_eight_bytes_or_in_length_are_distinct():
+    texts = ["abcdefgh1\nabcdefgh2\nabcdefgh1", "abcdefgh\nabcdefgh\x00\nabcdefgh", "x\n x \nx\t\n\u3000x"]
+    got = lines.stats(texts)
+    assert got.distinct.tolist() == [2, 2, 1]
+    _same(texts)
+
+
+def test_the_shared_corpus():
+    texts = []
+    for path in sorted(glob.glob(os.path.join(CORPUS, "*", "*.jsonl.zst"))):
+        with open(path, "rb") as fh:
+            reader = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(fh), encoding="utf-8")
+            texts += [json.loads(line)["text"] for _, line in zip(range(300), reader)]
+    assert len(texts) > 1000
+    _same(texts)
+
+
+def test_off_means_python(monkeypatch):
+    monkeypatch.setenv(kernels.SETTING, "off")
+    assert lines.stats(["a\nb"]) is None
