@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gecko_cli import kernels
 from gecko_cli.kernels import attention_cpu
 from gecko_cli.pretrain import attention as attn_mod
 
@@ -103,11 +104,11 @@ def test_online_attention_uses_the_kernel_only_where_it_applies(monkeypatch):
     assert attention_cpu.usable(q, k, v)
     assert not attention_cpu.usable(q[..., :32], k[..., :32], v[..., :32])  # head size 32
     assert not attention_cpu.usable(*(a.astype(jnp.bfloat16) for a in (q, k, v)))
-    monkeypatch.setenv(attention_cpu.SETTING, "off")
+    monkeypatch.setenv(kernels.SETTING, "off")
     assert not attention_cpu.usable(q, k, v)
     hlo = jax.jit(lambda q, k, v: attn_mod.attention(q, k, v, None, "online")).lower(q, k, v).as_text()
     assert attention_cpu.TARGET not in hlo
-    monkeypatch.delenv(attention_cpu.SETTING)
+    monkeypatch.delenv(kernels.SETTING)
     hlo = jax.jit(lambda q, k, v: attn_mod.attention(q, k, v, None, "online")).lower(q, k, v).as_text()
     assert attention_cpu.TARGET in hlo
 

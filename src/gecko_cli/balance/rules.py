@@ -189,9 +189,11 @@ class LineStats(NamedTuple):
 class Docs:
     """A batch of documents in one language: the batch counterpart of `Doc`. Views that several rules share
     are arrays with a value per document, computed on first use by C-level loops (`map` over str methods,
-    numpy), so that a batch of short documents costs little Python per document."""
+    numpy; the line statistics by the kernel of kernels/lines.py when it is available), so that a batch of short
+    documents costs little Python per document."""
 
-    #: Lines are split and compared this many characters of text at a time: their strings then stay in cache.
+    #: Without the line kernel, lines are split and compared this many characters of text at a time: their
+    #: strings then stay in cache.
     LINE_CHUNK = 1 << 18
 
     def __init__(self, texts: Sequence[str], lang: str):

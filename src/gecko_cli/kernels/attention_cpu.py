@@ -25,7 +25,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from gecko_cli.kernels import SETTING, build, enabled  # noqa: F401 (SETTING: the switch, for callers)
+from gecko_cli.kernels import build, enabled
 
 SOURCE = Path(__file__).with_name("attention_cpu.cc")
 TARGET = "gecko_attention_cpu"
