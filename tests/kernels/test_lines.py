@@ -52,12 +52,31 @@ def test_random_breaks_spaces_and_letters(seed):
         assert got.distinct[i] == len(set(items)) and got.distinct_chars[i] == sum(map(len, set(items)))
         assert got.lengths[first:first + len(items)].tolist() == [len(x) for x in items]
         first += len(items)
+        if "" in items and len(items) - items.count("") + 1 > len(set(items)):  # paragraphs can repeat
+            parts = [p.strip() for p in "\n".join(items).split("\n\n")]
+            full = [p for p in parts if p]
+            assert (got.paragraphs[i], got.distinct_paragraphs[i]) == (len(full), len(set(full)))
+            assert got.paragraph_chars[i] == sum(map(len, full))
+            assert got.distinct_paragraph_chars[i] == sum(map(len, set(full)))
+        else:
+            assert got.paragraphs[i] == got.distinct_paragraphs[i] == got.paragraph_chars[i] == 0
 
 
 def test_lines_that_differ_only_past_eight_bytes_or_in_length_are_distinct():
     texts = ["abcdefgh1\nabcdefgh2\nabcdefgh1", "abcdefgh\nabcdefgh\x00\nabcdefgh", "x\n x \nx\t\n\u3000x"]
     got = lines.stats(texts)
     assert got.distinct.tolist() == [2, 2, 1]
+    _same(texts)
+
+
+def test_paragraphs_between_runs_of_blank_lines():
+    # "\n\n" splits "\n".join(lines): a run of k blank lines leaves (k + 1) // 2 - 1 empty paragraphs, and
+    # paragraphs are equal only line for line.
+    texts = ["a\n\nb\n\na", "a\n\n\nb\n\n\n\na\n\n\n\n\nb", "\n\na\nb\n\na\nb\n\na\n\n", "a\nb\n\nab\n\na\nb\n\na b",
+             "x\n\nx\ny\n\nx\ny\n\ny", " a \n\t\na\n\u3000\n a"]
+    got = lines.stats(texts)
+    assert got.paragraphs.tolist() == [3, 4, 3, 4, 4, 3]
+    assert got.distinct_paragraphs.tolist() == [2, 2, 2, 3, 3, 1]
     _same(texts)
 
 

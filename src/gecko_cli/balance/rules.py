@@ -258,10 +258,11 @@ class Docs:
         chars[rows] = split.chars
         repeated_chars[rows] = split.chars - split.distinct_chars  # 0 where no line repeats
         if self.lang in PROSE:  # paragraphs, as `Doc.paragraphs()`, where they can repeat
-            for k in np.flatnonzero((repeated[rows] > 0) & (split.blanks > 0)).tolist():
-                items = list(map(str.strip, texts[k].splitlines()))
-                for values, value in zip(paragraphs, _parts("\n".join(items).split("\n\n"))[1:]):
-                    values[rows[k]] = value
+            k = np.flatnonzero((repeated[rows] > 0) & (split.blanks > 0))
+            paragraphs.n[rows[k]] = split.paragraphs[k]
+            paragraphs.repeated[rows[k]] = split.paragraphs[k] - split.distinct_paragraphs[k]
+            paragraphs.chars[rows[k]] = split.paragraph_chars[k]
+            paragraphs.repeated_chars[rows[k]] = split.paragraph_chars[k] - split.distinct_paragraph_chars[k]
         start[rows] = np.cumsum(split.count) - split.count
         end[rows] = start[rows] + split.count
         self._line_lengths = (split.lengths, start, end)
@@ -289,7 +290,11 @@ def split_lines(texts: list[str], chunk_chars: int = Docs.LINE_CHUNK) -> line_ke
         distinct_chars = total.copy()
         some = np.flatnonzero(count - blanks - n_distinct + (blanks > 0)).tolist()
         distinct_chars[some] = _ints(map(sum, map(map, repeat(len), map(distinct.__getitem__, some))), len(some))
-        parts.append(line_kernel.LineArrays(count, blanks, n_distinct, distinct_chars, total, lengths))
+        paragraphs = np.zeros((len(items), 4), np.int64)  # where a line repeats and a blank line exists
+        for k in (k for k in some if blanks[k]):
+            p = _parts("\n".join(items[k]).split("\n\n"))
+            paragraphs[k] = (p.n, p.n - p.repeated, p.chars, p.chars - p.repeated_chars)
+        parts.append(line_kernel.LineArrays(count, blanks, n_distinct, distinct_chars, total, *paragraphs.T, lengths))
     if not parts:
         return line_kernel.LineArrays(*(np.zeros(0, np.int64) for _ in line_kernel.LineArrays._fields))
     return line_kernel.LineArrays(*map(np.concatenate, zip(*parts)))

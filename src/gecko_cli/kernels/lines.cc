@@ -61,80 +61,124 @@ struct Line {
   uint64_t hash;
 };
 
-// What a UTF-8 byte can be: a continuation byte, the start of a character that is neither a break nor a space,
-// an ASCII break, an ASCII space, or the lead byte of a character that may be either (U+0085, U+1680, U+2000..).
-enum : uint8_t { kMore, kChar, kBreak, kSpace, kCheck };
-
-struct Classes {
-  uint8_t of[256];
-  Classes() {
-    for (int b = 0; b < 256; ++b) {
-      of[b] = b >= 0x80 && b < 0xC0 ? kMore : kChar;
-      if (b < 0x80 && is_break(uint32_t(b))) of[b] = kBreak;
-      else if (b < 0x80 && is_space(uint32_t(b))) of[b] = kSpace;
-    }
-    of[0xC2] = of[0xE1] = of[0xE2] = of[0xE3] = kCheck;
+// The bytes that may start a line break: the ASCII breaks and the lead bytes of U+0085 (C2) and U+2028/9 (E2).
+struct Stops {
+  bool at[256];
+  Stops() {
+    for (int b = 0; b < 256; ++b) at[b] = b < 0x80 && is_break(uint32_t(b));
+    at[0xC2] = at[0xE2] = true;
   }
 };
-const Classes kClasses;
+const Stops kStops;
 
-// The stripped lines of text [p, end), one byte at a time: only the lead bytes of kCheck are decoded.
+// The stripped lines of text [p, end). A line is found by a scan for its break that rarely branches, then
+// stripped by decoding its ends only; its characters are the bytes that are not continuation bytes.
 void split(const uint8_t* p, const uint8_t* end, std::vector<Line>* lines) {
   lines->clear();
   const uint8_t* base = p;
   while (p < end) {
-    // One line: where its first non-space character starts and its last one ends, up to the break.
-    const uint8_t* first = nullptr;
-    const uint8_t* last_end = nullptr;
-    int64_t cps = 0, first_cp = 0, last_cp = 0;
-    bool in_char = false;  // inside a non-space character (its continuation bytes extend last_end)
-    while (p < end) {
-      const uint8_t k = kClasses.of[*p];
-      if (k == kMore) {
-        ++p;
-        if (in_char) last_end = p;
-        continue;
+    const uint8_t* q = p;
+    int brk = 0;  // bytes of the break at q (0 at the end of the text)
+    for (; q < end; ++q) {
+      if (!kStops.at[*q]) continue;
+      if (*q < 0x80) {
+        brk = (*q == 0x0D && q + 1 < end && q[1] == 0x0A) ? 2 : 1;
+        break;
       }
-      int size = 1;
-      bool space = k == kSpace;
-      if (k == kBreak) {
-        p += (*p == 0x0D && p + 1 < end && p[1] == 0x0A) ? 2 : 1;
-        goto line_end;
+      if (*q == 0xC2 ? (q + 1 < end && q[1] == 0x85)
+                     : (q + 2 < end && q[1] == 0x80 && (q[2] == 0xA8 || q[2] == 0xA9))) {
+        brk = *q == 0xC2 ? 2 : 3;
+        break;
       }
-      if (k == kCheck) {
-        uint32_t c;
-        size = decode(p, &c);
-        if (is_break(c)) {
-          p += size;
-          goto line_end;
-        }
-        space = is_space(c);
-      }
-      if (space) {
-        in_char = false;
-      } else {
-        if (first == nullptr) {
-          first = p;
-          first_cp = cps;
-        }
-        in_char = true;
-        last_end = p + size;
-        last_cp = cps + 1;
-      }
-      p += size;
-      ++cps;
     }
-  line_end:
-    Line line{0, 0, 0, 0};
-    if (first != nullptr) {
-      line.start = first - base;
-      line.size = last_end - first;
-      line.chars = last_cp - first_cp;
+    const uint8_t* a = p;
+    const uint8_t* z = q;
+    uint32_t c;
+    while (a < z) {
+      const int n = decode(a, &c);
+      if (!is_space(c)) break;
+      a += n;
     }
-    line.hash = hash_bytes(base + line.start, line.size);
-    lines->push_back(line);
+    while (z > a) {
+      const uint8_t* y = z - 1;
+      while ((*y & 0xC0) == 0x80) --y;
+      decode(y, &c);
+      if (!is_space(c)) break;
+      z = y;
+    }
+    int64_t chars = 0;
+    for (const uint8_t* x = a; x < z; ++x) chars += (*x & 0xC0) != 0x80;
+    lines->push_back(Line{a - base, z - a, chars, hash_bytes(a, z - a)});
+    p = q + brk;
   }
 }
+
+inline bool same_line(const uint8_t* text, const Line& a, const Line& b) {
+  return a.hash == b.hash && a.size == b.size && std::memcmp(text + a.start, text + b.start, size_t(a.size)) == 0;
+}
+
+// A paragraph: its non-blank lines, lines[first:first + count] (a paragraph's blank lines are at its ends).
+struct Part {
+  int64_t first, count, chars;
+  uint64_t hash;
+};
+
+// The paragraphs of "\n".join(lines).split("\n\n"): a blank line with a line after it ends a paragraph, and
+// the line after it starts the next one; any other line belongs to the current paragraph.
+void paragraphs(const std::vector<Line>& lines, std::vector<Part>* parts) {
+  parts->clear();
+  const int64_t m = int64_t(lines.size());
+  Part cur{0, 0, 0, 0};
+  auto add = [&](int64_t j) {
+    const Line& line = lines[j];
+    if (line.size == 0) return;
+    if (cur.count++ == 0) cur.first = j;
+    cur.chars += line.chars;
+    cur.hash = (cur.hash ^ line.hash) * 0xBF58476D1CE4E5B9ull + 0x9E3779B97F4A7C15ull;
+  };
+  auto close = [&]() {
+    if (cur.count) cur.chars += cur.count - 1;  // the newlines between its lines
+    parts->push_back(cur);
+    cur = Part{0, 0, 0, 0};
+  };
+  if (m == 0) return;
+  add(0);
+  for (int64_t j = 1; j < m;) {
+    if (lines[j].size == 0 && j + 1 < m) {
+      close();
+      add(j + 1);
+      j += 2;
+    } else {
+      add(j++);
+    }
+  }
+  close();
+}
+
+// Open addressing over the items of one text: find(j) is true when item j equals an earlier one, else it is
+// remembered. Slots hold index + 1, 0 for empty.
+template <class Same>
+struct Distinct {
+  std::vector<int32_t> slots;
+  size_t mask = 0;
+  void reset(int64_t items) {
+    size_t cap = 16;
+    while (cap < size_t(2 * items)) cap <<= 1;
+    if (slots.size() < cap) slots.resize(cap);
+    std::fill(slots.begin(), slots.begin() + cap, 0);
+    mask = cap - 1;
+  }
+  bool seen(int64_t j, uint64_t hash, const Same& same) {
+    for (size_t s = size_t(hash) & mask;; s = (s + 1) & mask) {
+      const int32_t k = slots[s];
+      if (k == 0) {
+        slots[s] = int32_t(j + 1);
+        return false;
+      }
+      if (same(k - 1, j)) return true;
+    }
+  }
+};
 
 thread_local std::vector<int64_t> line_lengths;  // of the last gecko_line_stats on this thread
 
@@ -143,43 +187,43 @@ thread_local std::vector<int64_t> line_lengths;  // of the last gecko_line_stats
 extern "C" {
 
 // Per text i of data[offsets[i]:offsets[i + 1]]: its lines, blank lines, distinct lines (a blank one included),
-// the characters of its distinct lines and of all its lines. Returns the number of lines of all texts, whose
-// lengths (text after text) gecko_line_lengths then copies out.
+// the characters of its distinct lines and of all its lines; where a line repeats and a blank line exists (the
+// only texts whose paragraphs can repeat), the non-empty paragraphs, the distinct ones, and their characters
+// (0 elsewhere): par[4 * i .. 4 * i + 3]. Returns the number of lines of all texts, whose lengths (text after
+// text) gecko_line_lengths then copies out.
 int64_t gecko_line_stats(const uint8_t* data, const int64_t* offsets, int64_t n, int64_t* count, int64_t* blanks,
-                         int64_t* distinct, int64_t* distinct_chars, int64_t* total_chars) {
+                         int64_t* distinct, int64_t* distinct_chars, int64_t* total_chars, int64_t* par) {
   std::vector<Line> lines;
-  std::vector<int32_t> slots;  // open addressing over the lines of one text: index + 1, 0 empty
+  std::vector<Part> parts;
+  const uint8_t* text = data;
+  auto same_lines = [&](int64_t a, int64_t b) { return same_line(text, lines[a], lines[b]); };
+  auto same_parts = [&](int64_t a, int64_t b) {
+    const Part& x = parts[a];
+    const Part& y = parts[b];
+    if (x.hash != y.hash || x.count != y.count || x.chars != y.chars) return false;
+    for (int64_t t = 0; t < x.count; ++t) {
+      if (!same_line(text, lines[x.first + t], lines[y.first + t])) return false;
+    }
+    return true;
+  };
+  Distinct<decltype(same_lines)> line_set;
+  Distinct<decltype(same_parts)> part_set;
   std::vector<int64_t>& lengths = line_lengths;
   lengths.clear();
   for (int64_t i = 0; i < n; ++i) {
-    const uint8_t* text = data + offsets[i];
+    text = data + offsets[i];
     split(text, data + offsets[i + 1], &lines);
     const int64_t m = int64_t(lines.size());
-    size_t cap = 16;
-    while (cap < size_t(2 * m)) cap <<= 1;
-    if (slots.size() < cap) slots.resize(cap);
-    std::fill(slots.begin(), slots.begin() + cap, 0);
+    line_set.reset(m);
     int64_t nb = 0, nd = 0, dc = 0, tc = 0;
     for (int64_t j = 0; j < m; ++j) {
       const Line& line = lines[j];
       lengths.push_back(line.chars);
       tc += line.chars;
       nb += line.size == 0;
-      size_t s = size_t(line.hash) & (cap - 1);
-      while (true) {
-        const int32_t k = slots[s];
-        if (k == 0) {
-          slots[s] = int32_t(j + 1);
-          ++nd;
-          dc += line.chars;
-          break;
-        }
-        const Line& seen = lines[k - 1];
-        if (seen.hash == line.hash && seen.size == line.size &&
-            std::memcmp(text + seen.start, text + line.start, size_t(line.size)) == 0) {
-          break;
-        }
-        s = (s + 1) & (cap - 1);
+      if (!line_set.seen(j, line.hash, same_lines)) {
+        ++nd;
+        dc += line.chars;
       }
     }
     count[i] = m;
@@ -187,6 +231,22 @@ int64_t gecko_line_stats(const uint8_t* data, const int64_t* offsets, int64_t n,
     distinct[i] = nd;
     distinct_chars[i] = dc;
     total_chars[i] = tc;
+    int64_t* p = par + 4 * i;
+    p[0] = p[1] = p[2] = p[3] = 0;
+    if (nb > 0 && m - nb - nd + 1 > 0) {  // a blank line, and a line that repeats
+      paragraphs(lines, &parts);
+      part_set.reset(int64_t(parts.size()));
+      for (int64_t j = 0; j < int64_t(parts.size()); ++j) {
+        const Part& part = parts[j];
+        if (part.count == 0) continue;  // an empty paragraph: "" in Python's list
+        ++p[0];
+        p[2] += part.chars;
+        if (!part_set.seen(j, part.hash, same_parts)) {
+          ++p[1];
+          p[3] += part.chars;
+        }
+      }
+    }
   }
   return int64_t(lengths.size());
 }
