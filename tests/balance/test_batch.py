@@ -22,6 +22,7 @@ from gecko_cli import kernels
 from gecko_cli.balance import core, langid, pii, rules, shuffle
 from gecko_cli.balance.core import LANG_CODES, NOT_IN_MIX, OTHER_REASON
 from gecko_cli.kernels import lines as line_kernel
+from gecko_cli.kernels import scripts as script_kernel
 from helpers import CORPUS
 
 
@@ -122,17 +123,18 @@ CONFIGS = [
 
 # ------------------------------------------------------------------------------------------------ the rules
 @pytest.fixture(params=["kernel", "python"])
-def lines_by(request, monkeypatch):
-    """The rules' line statistics from the C++ kernel (kernels/lines.cc), or from Python."""
+def counted_by(request, monkeypatch):
+    """The rules' line statistics and the language counts from the C++ kernels (kernels/lines.cc,
+    kernels/scripts.cc), or from Python and numpy."""
     if request.param == "python":
         monkeypatch.setenv(kernels.SETTING, "off")
     else:
-        assert line_kernel.available()
+        assert line_kernel.available() and script_kernel.available()
     return request.param
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=range(len(CONFIGS)))
-def test_check_batch_is_check(texts, cfg, lines_by):
+def test_check_batch_is_check(texts, cfg, counted_by):
     for lang in rules.LANGS:
         assert rules.check_batch(texts, [lang] * len(texts), cfg) == [rules.check(t, lang, cfg) for t in texts], lang
     langs = [random.Random(i).choice(rules.LANGS) for i in range(len(texts))]
@@ -146,7 +148,7 @@ def test_check_batch_edges():
 
 
 # ------------------------------------------------------------------------------------------- the detector
-def test_detect_batch_is_detect(texts):
+def test_detect_batch_is_detect(texts, counted_by):
     assert langid.detect_batch(texts) == [langid.detect(t) for t in texts]
     for size in (1, 7):  # batches of any size
         got = [x for k in range(0, len(texts), size) for x in langid.detect_batch(texts[k:k + size])]

@@ -99,10 +99,10 @@ def test_a_failed_build_means_python_with_a_warning(monkeypatch, caplog):
     def fail(*args, **kwargs):
         raise kernels.build.BuildError("no C++ compiler found (install g++, or set CXX)")
 
-    monkeypatch.setattr(lines, "_loaded", {})
+    monkeypatch.setattr(lines, "_LIB", kernels.build.CFunctions(lines.SOURCE, {}, "balance: line statistics"))
     monkeypatch.setattr(kernels.build, "library", fail)
     with caplog.at_level("WARNING"):
         assert lines.stats(["a\nb"]) is None
-    assert "line statistics kernel is not available (no C++ compiler found" in caplog.text
+    assert "line statistics: the kernel is not available (no C++ compiler found" in caplog.text
     texts = ["a\na\n\nb", "x"]
     assert rules.Docs(texts, "en").lines().repeated.tolist() == [1, 0]

@@ -54,9 +54,10 @@ Latin, like an English review in a Korean corpus, is ``en`` by design.
 Speed: no per-character Python loop. Letters and symbols are counted on a byte *shape* of the UTF-8 text, made by
 one ``bytes.translate`` (a class per UTF-8 lead byte, continuation bytes dropped) and read with ``bytes.count``;
 line starts by one precompiled regex whose matches all begin with a newline. ``detect_batch`` (what `gecko
-balance` runs) gives the same labels for a batch at once: one shape for the whole batch, counted per document by
-numpy, file-name fields read by Arrow kernels, and only the documents that need it (long, CR, code blocks, the
-mixed Unicode blocks, the code score) handled one by one.
+balance` runs) gives the same labels for a batch at once: the batch's UTF-8 bytes counted per document in one
+pass by a C++ kernel (kernels/scripts.py; without it, one shape for the whole batch counted by numpy), file-name
+fields read by Arrow kernels, and only the documents that need it (long, CR, code blocks, the code score's regex)
+handled one by one.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ from collections.abc import Mapping, Sequence
 from itertools import repeat
 
 import numpy as np
+
+from gecko_cli.kernels import scripts as script_kernel
 
 LANGS = ("ko", "en", "code", "other")
 
@@ -462,12 +465,45 @@ def _contains(texts: list, what) -> np.ndarray:
 def _labels(prose: list[str], multiline: np.ndarray) -> list[str]:
     """Rules 2, 5, 6 and 7 for stripped, sampled texts (none empty), as `detect` applies them one by one."""
     size = len(prose)
-    # One encoding and one translation for the batch: the shape has a byte per character, each text's shape
-    # followed by the separator's (class ".", never counted), so that a text's counts are sums over its part.
+    # One encoding for the batch, each text followed by a separator (class ".", never counted), counted by the
+    # kernel (kernels/scripts.py) or, without it, translated to the shape and counted by numpy.
     lengths = np.fromiter(map(len, prose), np.int64, size)
+    data = ("\0".join(prose) + "\0").encode("utf-8", "surrogatepass")
+    counted = script_kernel.counts(data, lengths, _CLASSES)
+    if counted is not None:
+        hangul, latin, other = counted.hangul, counted.latin, counted.other
+        newlines, pairs = counted.newlines, counted.newline_pairs
+    else:
+        shape, starts, (hangul, latin, other), newlines, pairs = _shape_counts(prose, lengths, data, multiline)
+    letters = hangul + latin + other
+    korean = hangul >= KO_SHARE * letters
+    lines = np.ones(size, np.int64)
+    multi = np.flatnonzero(multiline)
+    lines[multi] = newlines[multi] + 1 - pairs[multi]
+    labels = np.where(korean, "ko", np.where(latin > other, "en", "other")).astype(object)
+    labels[letters == 0] = "other"
+    scored = np.flatnonzero((letters > 0) & ~(korean & (lines < SHORT_LINES)))
+    if scored.size:
+        texts = [prose[j] for j in scored.tolist()]
+        if counted is not None:
+            parts = (counted.latin_pairs[scored] + counted.hangul_pairs[scored], counted.symbols[scored],
+                     counted.indents[scored], counted.size[scored])
+        else:
+            parts = _shape_parts([shape[a:a + n] for a, n in zip(starts[scored].tolist(), lengths[scored].tolist())],
+                                 hangul[scored])
+        score = _code_scores(texts, *parts, letters[scored], lines[scored])
+        labels[scored[score > CODE_THRESHOLD]] = "code"
+    return labels.tolist()
+
+
+def _shape_counts(prose: list[str], lengths: np.ndarray, data: bytes, multiline: np.ndarray):
+    """What kernels/scripts.py counts, by numpy: the batch's shape (a byte per character, each text's shape
+    followed by the separator's, so that a text's counts are sums over its part), where each text starts in it,
+    letters by script, newlines and "\n\n" pairs (for the texts of several lines)."""
+    size = len(prose)
     starts = np.zeros(size, np.int64)
     np.cumsum(lengths[:-1] + 1, out=starts[1:])
-    joined = ("\0".join(prose) + "\0").encode("utf-8", "surrogatepass").translate(_CLASSES, _DROP)
+    joined = data.translate(_CLASSES, _DROP)
     shape = np.frombuffer(joined, np.uint8)
 
     def counts(cls: int) -> np.ndarray:
@@ -487,37 +523,31 @@ def _labels(prose: list[str], multiline: np.ndarray) -> list[str]:
                 found |= (code_points - np.uint32(lo)) <= np.uint32(hi - lo)
             n = np.bincount(np.searchsorted(where, np.flatnonzero(found), side="right") - 1, minlength=len(some))
             (hangul, latin, other)[kind][some] += n
-    letters = hangul + latin + other
-    korean = hangul >= KO_SHARE * letters
-    lines = np.ones(size, np.int64)
-    multi = np.flatnonzero(multiline)
-    if multi.size:  # bytes.count(b"\n\n") counts a run of k newlines k // 2 times
-        newlines = np.flatnonzero(shape == 10)
-        first = np.ones(len(newlines), bool)
-        first[1:] = newlines[1:] != newlines[:-1] + 1
+    newlines, pairs = np.zeros(size, np.int64), np.zeros(size, np.int64)
+    if multiline.any():  # bytes.count(b"\n\n") counts a run of k newlines k // 2 times
+        at = np.flatnonzero(shape == 10)
+        first = np.ones(len(at), bool)
+        first[1:] = at[1:] != at[:-1] + 1
         runs = np.flatnonzero(first)
-        pairs = np.bincount(np.searchsorted(starts, newlines[runs], side="right") - 1,
-                            np.diff(runs, append=len(newlines)) // 2, size).astype(np.int64)
-        lines[multi] = counts(10)[multi] + 1 - pairs[multi]
-    labels = np.where(korean, "ko", np.where(latin > other, "en", "other")).astype(object)
-    labels[letters == 0] = "other"
-    scored = np.flatnonzero((letters > 0) & ~(korean & (lines < SHORT_LINES)))
-    if scored.size:
-        texts = [prose[j] for j in scored.tolist()]
-        shapes = [joined[a:a + n] for a, n in zip(starts[scored].tolist(), lengths[scored].tolist())]
-        score = _code_scores(texts, shapes, letters[scored], hangul[scored], lines[scored])
-        labels[scored[score > CODE_THRESHOLD]] = "code"
-    return labels.tolist()
+        pairs = np.bincount(np.searchsorted(starts, at[runs], side="right") - 1,
+                            np.diff(runs, append=len(at)) // 2, size).astype(np.int64)
+        newlines = counts(10)
+    return joined, starts, (hangul, latin, other), newlines, pairs
 
 
-def _code_scores(prose: list[str], shape: list[bytes], letters: np.ndarray, hangul: np.ndarray,
-                 lines: np.ndarray) -> np.ndarray:
-    """`code_score` of several texts."""
-    starts = np.fromiter(map(len, map(_CODE_START.findall, map("\n{}\n".format, prose))), np.int64, len(prose))
-    word_pairs = _counts(shape, b"a a")
+def _shape_parts(shapes: list[bytes], hangul: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The word pairs, code symbols, indented lines and length of each shape, for `_code_scores`."""
+    word_pairs = _counts(shapes, b"a a")
     with_hangul = np.flatnonzero(hangul).tolist()
-    word_pairs[with_hangul] += _counts([shape[j] for j in with_hangul], b"h h")
-    size = np.fromiter(map(len, shape), np.int64, len(shape))
-    score = starts / lines + _counts(shape, b"s") / size + 0.1 * _counts(shape, b"\n ") / lines - 2.0 * word_pairs / letters
+    word_pairs[with_hangul] += _counts([shapes[j] for j in with_hangul], b"h h")
+    return word_pairs, _counts(shapes, b"s"), _counts(shapes, b"\n "), np.fromiter(map(len, shapes), np.int64,
+                                                                                    len(shapes))
+
+
+def _code_scores(prose: list[str], word_pairs: np.ndarray, symbols: np.ndarray, indents: np.ndarray,
+                 size: np.ndarray, letters: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """`code_score` of several texts, from the counts on their shapes."""
+    starts = np.fromiter(map(len, map(_CODE_START.findall, map("\n{}\n".format, prose))), np.int64, len(prose))
+    score = starts / lines + symbols / size + 0.1 * indents / lines - 2.0 * word_pairs / letters
     score[(lines < SHORT_LINES) & (starts == 0)] = -1.0  # one or two lines need a code-shaped one
     return score

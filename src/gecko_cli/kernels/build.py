@@ -76,3 +76,33 @@ def library(source: Path, *, xla_ffi: bool = True) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return target
+
+
+class CFunctions:
+    """The plain C functions of a kernel's source, built and loaded (ctypes) on first use.
+
+    `get()` returns the library with each function's result and argument types set, or None, with a warning
+    naming `what` the first time, when it cannot be built or loaded here (the caller then computes the same
+    results another way).
+    """
+
+    def __init__(self, source: Path, signatures: dict[str, tuple], what: str):
+        self.source, self.signatures, self.what = source, signatures, what
+        self._lib: list = []  # [library or None] once tried
+
+    def get(self):
+        if not self._lib:
+            import ctypes
+
+            try:
+                lib = ctypes.CDLL(str(library(self.source, xla_ffi=False)))
+                for name, (restype, argtypes) in self.signatures.items():
+                    function = getattr(lib, name)
+                    function.restype, function.argtypes = restype, argtypes
+                self._lib.append(lib)
+            except (BuildError, OSError, AttributeError) as e:
+                from gecko_cli.console import log
+
+                self._lib.append(None)
+                log.warning("%s: the kernel is not available (%s); using Python, which is slower", self.what, e)
+        return self._lib[0]

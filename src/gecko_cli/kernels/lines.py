@@ -24,8 +24,6 @@ from gecko_cli.kernels import build, enabled
 
 SOURCE = Path(__file__).with_name("lines.cc")
 
-_loaded: dict = {}  # "lib": the library, or None once it failed to build or load
-
 
 class LineArrays(NamedTuple):
     """Per text (one value each): lines, blank lines, distinct lines and their characters, all characters; the
@@ -45,28 +43,16 @@ class LineArrays(NamedTuple):
     lengths: np.ndarray
 
 
-def _library():
-    if "lib" not in _loaded:
-        try:
-            lib = ctypes.CDLL(str(build.library(SOURCE, xla_ffi=False)))
-            pointer = ctypes.c_void_p
-            lib.gecko_line_stats.restype = ctypes.c_int64
-            lib.gecko_line_stats.argtypes = [ctypes.c_char_p, pointer, ctypes.c_int64, *[pointer] * 6]
-            lib.gecko_line_lengths.restype = None
-            lib.gecko_line_lengths.argtypes = [pointer]
-            _loaded["lib"] = lib
-        except (build.BuildError, OSError, AttributeError) as e:
-            from gecko_cli.console import log
-
-            _loaded["lib"] = None
-            log.warning("balance: the line statistics kernel is not available (%s); using Python, which is slower",
-                        e)
-    return _loaded["lib"]
+_P = ctypes.c_void_p
+_LIB = build.CFunctions(SOURCE, {
+    "gecko_line_stats": (ctypes.c_int64, [ctypes.c_char_p, _P, ctypes.c_int64, *[_P] * 6]),
+    "gecko_line_lengths": (None, [_P]),
+}, "balance: line statistics")
 
 
 def available() -> bool:
     """Whether `stats` runs the kernel here (it is enabled and builds)."""
-    return enabled() and _library() is not None
+    return enabled() and _LIB.get() is not None
 
 
 def stats(texts: list[str]) -> LineArrays | None:
@@ -80,7 +66,7 @@ def stats(texts: list[str]) -> LineArrays | None:
     """
     if not available():
         return None
-    lib = _library()
+    lib = _LIB.get()
     encoded = list(map(str.encode, texts, repeat("utf-8"), repeat("surrogatepass")))
     n = len(encoded)
     offsets = np.zeros(n + 1, np.int64)
