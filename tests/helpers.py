@@ -10,6 +10,8 @@ import signal
 import subprocess
 import time
 
+import numpy as np
+import pyarrow as pa
 import zstandard
 
 SHARED = os.environ.get("GECKO_SHARED") or os.path.join(os.path.dirname(__file__), "..", "..", "shared")
@@ -58,3 +60,12 @@ def bad_tokenizer_folder(folder, content: bytes | None):
     else:
         (folder / "tokenizer.json").write_bytes(content)
     return folder
+
+
+def utf8(texts: list[str | None]) -> pa.Array:
+    """A string array of the texts, lone surrogates and all (Arrow's converter refuses them)."""
+    data = [b"" if t is None else t.encode("utf-8", "surrogatepass") for t in texts]
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in data])]).astype(np.int32)
+    valid = pa.array([t is not None for t in texts]).buffers()[1] if None in texts else None
+    return pa.Array.from_buffers(pa.string(), len(texts), [valid, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))],
+                                 null_count=texts.count(None))

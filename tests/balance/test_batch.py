@@ -22,8 +22,9 @@ from gecko_cli import kernels
 from gecko_cli.balance import core, langid, pii, rules, shuffle
 from gecko_cli.balance.core import LANG_CODES, NOT_IN_MIX, OTHER_REASON
 from gecko_cli.kernels import lines as line_kernel
+from gecko_cli.kernels import numbers as number_kernel
 from gecko_cli.kernels import scripts as script_kernel
-from helpers import CORPUS
+from helpers import CORPUS, utf8
 
 
 # ------------------------------------------------------------------------------------------- specification
@@ -173,11 +174,15 @@ def test_detect_batch_reads_meta_columns_as_detect_reads_meta(texts):
 
 
 # ------------------------------------------------------------------------------------------- the scrubber
-def test_scrub_batch_is_scrub(texts):
+@pytest.mark.parametrize("prefiltered", [False, True], ids=["all", "runs"])
+def test_scrub_batch_is_scrub(texts, prefiltered):
+    # "runs": only the texts whose bytes hold a run of digits and separators are searched for numbers
+    numbers = number_kernel.candidates(utf8(texts)) if prefiltered else None
+    assert (numbers is not None) == prefiltered and (numbers is None or 0 < numbers.sum() < len(texts) / 2)
     for size in (len(texts), 1, 5):
         changed, total = {}, Counter()
         for k in range(0, len(texts), size):
-            c, t = pii.scrub_batch(texts[k:k + size])
+            c, t = pii.scrub_batch(texts[k:k + size], None if numbers is None else numbers[k:k + size])
             changed.update({k + i: v for i, v in c.items()})
             total.update(t)
         expected_total = Counter()
@@ -208,14 +213,15 @@ def test_neighbours_in_a_batch_do_not_matter():
     (False, False, None, False, {"ko", "code"}),
     (True, True, CONFIGS[2], True, {"en", "other"}),
 ])
-def test_process_is_the_loop_over_documents(texts, relabel, keep_other, cfg, scrub, mix):
+@pytest.mark.parametrize("arrow", [False, True], ids=["lists", "arrow"])
+def test_process_is_the_loop_over_documents(texts, relabel, keep_other, cfg, scrub, mix, arrow):
     rng = random.Random(2)
     labels = [rng.choice(["ko", "en", "code", "other", None, "fr"]) for _ in texts]
     metas = [{"source": rng.choice(["src/a.py", "news", None]), "id": f"doc-{i}"} for i in range(len(texts))]
     kwargs = dict(relabel=relabel, keep_other=keep_other, rule_cfg=cfg, scrub=scrub, mix_langs=mix)
     langs, reasons, out, found = reference_process(texts, labels, metas, **kwargs)
     columns = {"source": pa.array([m["source"] for m in metas], pa.string()), "id": [m["id"] for m in metas]}
-    got = core.process(texts, None if relabel else labels, columns, **kwargs)
+    got = core.process(texts, None if relabel else labels, columns, **kwargs, utf8=utf8(texts) if arrow else None)
     assert (got.langs, got.reasons, got.texts, got.pii) == (langs, reasons, out, found)
     assert got.scrubbed == [i for i, (a, b) in enumerate(zip(texts, out)) if a is not b]
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gecko_cli.balance import langid, pii, rules
+from gecko_cli.kernels import numbers as number_kernel
 
 LANG_CODES = {"ko": 0, "en": 1, "code": 2, "other": 3}
 LANG_NAMES = tuple(LANG_CODES)
@@ -40,7 +41,7 @@ class Outcome:
 
 def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Mapping[str, Sequence] | None, *,
             relabel: bool, keep_other: bool, rule_cfg: rules.RulesConfig | None, scrub: bool,
-            mix_langs: set[str]) -> Outcome:
+            mix_langs: set[str], utf8: pa.Array | pa.ChunkedArray | None = None) -> Outcome:
     """Label, filter and scrub a batch of documents.
 
     Each step runs over the whole batch at once (`langid.detect_batch`, `rules.check_batch`,
@@ -56,6 +57,8 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
         rule_cfg: quality-rule thresholds, or None for no rules.
         scrub: replace personal data by placeholders in kept documents.
         mix_langs: languages the mixture wants; documents in others are dropped.
+        utf8: the same texts as an Arrow string column, when the caller has it: the scrubber's search for
+            numbers then skips the texts whose bytes show they hold none (kernels/numbers.py).
 
     Returns:
         An Outcome.
@@ -86,7 +89,8 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
     out = Outcome(langs, reasons, list(texts))
     if scrub:
         kept = [i for i, reason in enumerate(reasons) if reason is None]
-        changed, out.pii = pii.scrub_batch([texts[i] for i in kept])
+        numbers = number_kernel.candidates(utf8) if utf8 is not None else None
+        changed, out.pii = pii.scrub_batch([texts[i] for i in kept], None if numbers is None else numbers[kept])
         for j, text in changed.items():
             out.texts[kept[j]] = text
         out.scrubbed = sorted(kept[j] for j in changed)

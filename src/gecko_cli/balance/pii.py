@@ -190,11 +190,13 @@ def scrub(text: str) -> tuple[str, dict[str, int]]:
     return text, found
 
 
-def scrub_batch(texts: Sequence[str]) -> tuple[dict[int, str], Counter]:
+def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None) -> tuple[dict[int, str], Counter]:
     """`scrub` of a batch of texts at once: the same results, with one search for numbers over the batch.
 
     Args:
         texts: the documents.
+        numbers: a bool per text, False where it holds no run that `_RUN` could match (found from the UTF-8
+            bytes by kernels/numbers.py): those texts are not searched for numbers. None searches them all.
 
     Returns:
         The scrubbed text of each document that changed, by its index (the others are clean), and how many of
@@ -209,20 +211,24 @@ def scrub_batch(texts: Sequence[str]) -> tuple[dict[int, str], Counter]:
         if found:
             texts[i] = changed[i] = out
             total.update(found)
-    if not texts:
-        return changed, total
     # Numbers: one search over the texts joined by newlines. A run, a candidate and the characters `_free`
-    # reads around it never include a newline, and a newline stands where a text begins or ends.
-    joined = "\n".join(texts)
-    starts = np.zeros(len(texts), np.int64)
-    np.cumsum(np.fromiter(map(len, texts[:-1]), np.int64, len(texts) - 1) + 1, out=starts[1:])
+    # reads around it never include a newline, and a newline stands where a text begins or ends. (Replacing an
+    # e-mail address inserts no digit or separator, so it makes no new run.)
+    searched = list(range(len(texts))) if numbers is None else np.flatnonzero(numbers).tolist()
+    if not searched:
+        return changed, total
+    chosen = [texts[i] for i in searched]
+    joined = "\n".join(chosen)
+    starts = np.zeros(len(chosen), np.int64)
+    np.cumsum(np.fromiter(map(len, chosen[:-1]), np.int64, len(chosen) - 1) + 1, out=starts[1:])
     hits: dict[int, list[tuple[int, int, str]]] = {}
     for run in _RUN.finditer(joined):
         for start, end, kind in _candidates(joined, run):
             if kind is not None and _free(joined, start, end):
                 hits.setdefault(int(np.searchsorted(starts, start, side="right")) - 1, []).append((start, end, kind))
-    for i, found_here in hits.items():
-        base, pos, pieces = int(starts[i]), 0, []
+    for j, found_here in hits.items():
+        i = searched[j]
+        base, pos, pieces = int(starts[j]), 0, []
         text = texts[i]
         for start, end, kind in found_here:
             pieces += (text[pos:start - base], PLACEHOLDERS[kind])

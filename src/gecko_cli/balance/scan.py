@@ -84,7 +84,7 @@ def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
     texts = [t if t is not None else "" for t in batch.texts]
     out = core.process(texts, None if cfg.relabel else table[schemas.LANG].to_pylist(), metas, relabel=cfg.relabel,
                        keep_other=cfg.keep_other, rule_cfg=cfg.rules if cfg.apply_rules else None,
-                       scrub=cfg.scrub_pii, mix_langs={lang for lang, s in cfg.mix if s > 0})
+                       scrub=cfg.scrub_pii, mix_langs={lang for lang, s in cfg.mix if s > 0}, utf8=table[schemas.TEXT])
     for row in batch.bad:
         out.reasons[row] = BAD_REASON
     return out
