@@ -84,6 +84,30 @@ def test_shuffled_and_deterministic_whatever_the_workers(clean, tmp_path):
     assert [r["id"] for r in _rows(outs[0])] != [r["id"] for r in _rows(outs[2])]  # another seed, another order
 
 
+def test_one_shard_compressed_on_the_workers_threads_is_the_same(clean, tmp_path, monkeypatch):
+    from gecko_cli.balance import shuffle
+    from gecko_cli.shards import writer
+
+    monkeypatch.setattr(shuffle, "BATCH_BYTES", 600)  # many record batches in the one output shard
+    made = []
+
+    class Spy(writer.ParallelFileWriter):
+        def __init__(self, *args):
+            made.append(args[-1])
+            super().__init__(*args)
+
+    monkeypatch.setattr(writer, "ParallelFileWriter", Spy)
+    outs = {}
+    for workers in (1, 3):
+        outs[workers] = str(tmp_path / f"w{workers}")
+        run(BalanceConfig(input=clean, output=outs[workers], workers=workers, apply_rules=False))
+    assert made == [3]  # --workers 3 and one shard: its batches compressed on 3 threads; --workers 1: on none
+    assert os.listdir(outs[1]) == os.listdir(outs[3])
+    shard = os.path.join(outs[3], "shard-00000.arrow")
+    assert pa.ipc.open_file(shard).num_record_batches > 5
+    assert filecmp.cmp(os.path.join(outs[1], "shard-00000.arrow"), shard, shallow=False)
+
+
 def test_dry_run_writes_nothing(clean, tmp_path):
     out = tmp_path / "mixed"
     report = run(BalanceConfig(input=clean, output=str(out), dry_run=True, apply_rules=False))

@@ -93,7 +93,8 @@ def _scatter(cfg, work, inputs):
 def _gather(cfg, work, inputs):
     work.require("scatter", [f.index for f in inputs], "gather")
     shards = host_slice(list(range(shuffle.read_plan(work)["shards"])), cfg.num_hosts, cfg.host_index)
-    run_parallel(cfg.workers, shuffle.gather_unit, [(cfg, work, k, len(inputs)) for k in shards])
+    threads = max(1, cfg.workers // max(len(shards), 1))  # fewer shards than workers: each compresses on several
+    run_parallel(cfg.workers, shuffle.gather_unit, [(cfg, work, k, len(inputs), threads) for k in shards])
 
 
 _PHASES = {"scan": _scan, "plan": _plan, "scatter": _scatter, "gather": _gather}

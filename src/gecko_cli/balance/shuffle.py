@@ -105,8 +105,9 @@ def scatter_unit(cfg: BalanceConfig, work: Work, unit: int, plan: dict) -> None:
     work.mark_done("scatter", unit, {"offsets": offsets.tolist()})
 
 
-def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int) -> None:
-    """Write output shard `shard`: its copies from every scanned file, in key order."""
+def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, threads: int = 1) -> None:
+    """Write output shard `shard`: its copies from every scanned file, in key order; `threads` compress its
+    record batches."""
     if work.is_done("gather", shard):
         return
     parts, keys, copies, texts = [], [], [], []
@@ -131,7 +132,7 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int) -> Non
     rest = rest.set_column(rest.schema.get_field_index(schemas.ID), schemas.DOCS.field(schemas.ID), ids)
     schema = pa.schema([schemas.DOCS.field(schemas.TEXT), *rest.schema])
     # Written a record batch of BATCH_BYTES of text at a time: the memory of one batch is reused for the next.
-    with ShardWriter(cfg.output, shard, schema) as w:
+    with ShardWriter(cfg.output, shard, schema, threads=threads) as w:
         for lo, hi, text in interleaved_batches(texts, order, BATCH_BYTES):
             w.write(rest.slice(lo, hi - lo).add_column(0, schema.field(0), text))
     work.mark_done("gather", shard, w.info.as_dict())

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from gecko_cli.shards.ipc import ParallelFileWriter, has_dictionary
+
 SHARD_PATTERN = "shard-{index:05d}.arrow"
 MANIFEST = "manifest.json"
 _TMP = ".tmp-"
@@ -36,9 +38,13 @@ class ShardWriter:
 
     Use as a context manager: leaving the block normally closes the shard (see `info`), leaving it with an
     exception deletes the partial file. Or call `close()` / `abort()` yourself.
+
+    With `threads` above 1, up to that many record batches are compressed at once (`ipc.ParallelFileWriter`); the
+    file is the same, byte for byte.
     """
 
-    def __init__(self, out_dir: str, index: int, schema: pa.Schema, compression: str | None = "zstd"):
+    def __init__(self, out_dir: str, index: int, schema: pa.Schema, compression: str | None = "zstd",
+                 threads: int = 1):
         self.name = shard_name(index)
         self.path = os.path.join(out_dir, self.name)
         self._tmp = f"{self.path}{_TMP}{os.getpid()}"
@@ -50,7 +56,10 @@ class ShardWriter:
         try:
             # Uncompressed shards (work files) can be memory-mapped and read row by row without copies.
             options = pa.ipc.IpcWriteOptions(compression=compression)
-            self._writer = pa.ipc.new_file(self._sink, schema, options=options)
+            if threads > 1 and compression is not None and not has_dictionary(schema):
+                self._writer = ParallelFileWriter(self._sink, schema, options, threads)
+            else:
+                self._writer = pa.ipc.new_file(self._sink, schema, options=options)
         except BaseException:
             self._sink.close()
             os.remove(self._tmp)
@@ -71,7 +80,11 @@ class ShardWriter:
     def close(self) -> ShardInfo:
         """Finish the file and rename it into place; returns what the manifest lists (again if called twice)."""
         if self.info is None:
-            self._writer.close()
+            try:
+                self._writer.close()
+            except BaseException:
+                self.abort()
+                raise
             self._sink.close()
             _fsync(self._tmp)
             os.replace(self._tmp, self.path)
@@ -82,10 +95,13 @@ class ShardWriter:
         """Delete the partial file; a shard already closed is complete and stays."""
         if self.info is not None:
             return
-        try:
-            self._writer.close()
-        except pa.ArrowException:
-            pass
+        if isinstance(self._writer, ParallelFileWriter):
+            self._writer.cancel()
+        else:
+            try:
+                self._writer.close()
+            except pa.ArrowException:
+                pass
         self._sink.close()
         if os.path.exists(self._tmp):
             os.remove(self._tmp)
