@@ -136,10 +136,21 @@ def counted_by(request, monkeypatch):
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=range(len(CONFIGS)))
 def test_check_batch_is_check(texts, cfg, counted_by):
+    column = utf8(texts)
     for lang in rules.LANGS:
-        assert rules.check_batch(texts, [lang] * len(texts), cfg) == [rules.check(t, lang, cfg) for t in texts], lang
+        want = [rules.check(t, lang, cfg) for t in texts]
+        assert rules.check_batch(texts, [lang] * len(texts), cfg) == want, lang
+        assert rules.check_batch(texts, [lang] * len(texts), cfg, column) == want, lang
     langs = [random.Random(i).choice(rules.LANGS) for i in range(len(texts))]
-    assert rules.check_batch(texts, langs, cfg) == [rules.check(t, g, cfg) for t, g in zip(texts, langs)]
+    want = [rules.check(t, g, cfg) for t, g in zip(texts, langs)]
+    assert rules.check_batch(texts, langs, cfg) == want
+    # the texts at other rows of a longer, chunked column
+    order = np.random.default_rng(0).permutation(len(texts))
+    shuffled = [texts[i] for i in order]
+    column = pa.chunked_array([utf8(["ㅋㅋㅋ ★★"] + shuffled[:7]), utf8(shuffled[7:])])
+    where = np.empty(len(texts), np.int64)
+    where[order] = np.arange(len(texts)) + 1
+    assert rules.check_batch(texts, langs, cfg, column, where.tolist()) == want
 
 
 def test_check_batch_edges():

@@ -58,7 +58,8 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
         scrub: replace personal data by placeholders in kept documents.
         mix_langs: languages the mixture wants; documents in others are dropped.
         utf8: the same texts as an Arrow string column, when the caller has it: the scrubber's search for
-            numbers then skips the texts whose bytes show they hold none (kernels/numbers.py).
+            numbers then skips the texts whose bytes show they hold none (kernels/numbers.py), and the rules
+            count code points from it (kernels/codepoints.py).
 
     Returns:
         An Outcome.
@@ -84,7 +85,7 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
             judged.append(i)
     if judged:
         for i, reason in zip(judged, rules.check_batch([texts[i] for i in judged], [langs[i] for i in judged],
-                                                       rule_cfg)):
+                                                       rule_cfg, utf8, judged)):
             reasons[i] = reason
     out = Outcome(langs, reasons, list(texts))
     if scrub:

@@ -19,13 +19,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import chain, repeat
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from gecko_cli.config import PARSES_TEXT
 from gecko_cli.errors import ConfigError
 from gecko_cli.kernels import lines as line_kernel
+
+if TYPE_CHECKING:  # pyarrow is not loaded by the configuration: the gecko script chooses its memory pool first
+    import pyarrow as pa
 
 LANGS = ("ko", "en", "code")
 PROSE = ("ko", "en")
@@ -196,10 +199,15 @@ class Docs:
     #: strings then stay in cache.
     LINE_CHUNK = 1 << 18
 
-    def __init__(self, texts: Sequence[str], lang: str):
+    def __init__(self, texts: Sequence[str], lang: str, utf8: pa.Array | pa.ChunkedArray | None = None,
+                 rows: np.ndarray | None = None):
+        """`utf8`, when given, is an Arrow string column that holds the same texts (before they are stripped)
+        at `rows`: code points are then counted from its bytes (kernels/codepoints.py)."""
         self.texts = list(map(str.strip, texts))
         self.lang = lang
         self.size = len(self.texts)
+        self._utf8 = (utf8, np.arange(self.size) if rows is None else rows) if utf8 is not None else None
+        self._counted: np.ndarray | None = None
         self.lengths = _ints(map(len, self.texts), self.size)
         self.multiline = np.fromiter(map(operator.contains, self.texts, repeat("\n")), bool, self.size)
         self._lines: LineStats | None = None
@@ -217,6 +225,21 @@ class Docs:
         if self._wide is None:
             self._wide = np.flatnonzero(~np.fromiter(map(str.isascii, self.texts), bool, self.size))
         return self._wide
+
+    def count_in(self, ranges: tuple[tuple[int, int], ...]) -> np.ndarray:
+        """Per document, its code points in `ranges` (inclusive bounds, beyond ASCII, no whitespace in them, so
+        that they count the same in the stripped text). The sets of `COUNTED_RANGES` are counted together, from
+        the Arrow column when there is one and the kernel runs here."""
+        if self._utf8 is not None and ranges in COUNTED_RANGES:
+            if self._counted is None:
+                from gecko_cli.kernels import codepoints
+
+                self._counted = codepoints.counts(*self._utf8, COUNTED_RANGES)
+                if self._counted is None:
+                    self._utf8 = None  # no kernel here: numpy from now on
+            if self._counted is not None:
+                return self._counted[:, COUNTED_RANGES.index(ranges)]
+        return np.bincount(self.chars_in(ranges), minlength=self.size)
 
     def chars_in(self, ranges: tuple[tuple[int, int], ...]) -> np.ndarray:
         """The document of every character (in order) whose code point is in one of `ranges` (inclusive
@@ -553,7 +576,7 @@ def _symbol_counts(docs: Docs, rows: np.ndarray) -> np.ndarray:
     if docs.lang == "en":
         out += _ints(map(str.count, texts, repeat("...")), size)
         out += _ints(map(str.count, texts, repeat("\u2026")), size)
-    return out + np.bincount(docs.chars_in(_DECORATION_RANGES), minlength=docs.size)[rows]
+    return out + docs.count_in(_DECORATION_RANGES)[rows]
 
 
 _SYMBOLS = {  # what counts as a symbol: Korean writes "..." as ordinary punctuation (재미없다...)
@@ -591,6 +614,8 @@ _JAMO = re.compile("[\u1100-\u11ff\u3131-\u318e\ua960-\ua97f\ud7b0-\ud7ff\uffa0-
 _CONJOINING = re.compile("[\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff]")
 _CONJOINING_RANGES = ((0x1100, 0x11FF), (0xA960, 0xA97F), (0xD7B0, 0xD7FF))  # the same characters
 _JAMO_RANGES = (*_CONJOINING_RANGES, (0x3131, 0x318E), (0xFFA0, 0xFFDC))
+#: The sets of code points that rules count per document (`Docs.count_in`), counted in one pass.
+COUNTED_RANGES = (_DECORATION_RANGES, _JAMO_RANGES, _CONJOINING_RANGES)
 
 
 class JamoRuns(Rule):
@@ -612,10 +637,8 @@ class JamoRuns(Rule):
     def fails_batch(self, limits: tuple, docs: Docs, rows: np.ndarray) -> np.ndarray:
         (max_frac,) = limits
         out = np.zeros(len(rows), bool)
-        which = docs.chars_in(_JAMO_RANGES)  # the runs' lengths add up to the jamo in the text
-        jamo = np.bincount(which, minlength=docs.size)[rows]
-        decomposed = np.zeros(docs.size, bool)
-        decomposed[docs.chars_in(_CONJOINING_RANGES)] = True
+        jamo = docs.count_in(_JAMO_RANGES)[rows]  # the runs' lengths add up to the jamo in the text
+        decomposed = docs.count_in(_CONJOINING_RANGES) > 0
         for j in np.flatnonzero(jamo).tolist():
             i = int(rows[j])
             if decomposed[i]:  # NFD text: composed first, by `fails`
@@ -646,7 +669,9 @@ def _bind_all(cfg: RulesConfig) -> dict[str, tuple[_Tests, _Tests]]:
     return plan
 
 
-def check_batch(texts: Sequence[str], langs: Sequence[str], cfg: RulesConfig) -> list[str | None]:
+def check_batch(texts: Sequence[str], langs: Sequence[str], cfg: RulesConfig,
+                utf8: pa.Array | pa.ChunkedArray | None = None, utf8_rows: Sequence[int] | None = None,
+                ) -> list[str | None]:
     """`check` of a batch of documents at once: the same reasons, with array code instead of a Python loop per
     document.
 
@@ -654,6 +679,9 @@ def check_batch(texts: Sequence[str], langs: Sequence[str], cfg: RulesConfig) ->
         texts: the documents.
         langs: the language of each: "ko", "en" or "code".
         cfg: the thresholds.
+        utf8: the same texts as an Arrow string column, when the caller has it: text i is its row
+            `utf8_rows[i]` (row i without `utf8_rows`). Some counts are then read from its bytes.
+        utf8_rows: see `utf8`.
 
     Returns:
         A name from `rule_names()` or None per document.
@@ -669,7 +697,8 @@ def check_batch(texts: Sequence[str], langs: Sequence[str], cfg: RulesConfig) ->
         plan = cfg._plan.get(lang)
         if plan is None:
             raise ValueError(f"quality rules judge only {', '.join(LANGS)} documents, not {lang!r}")
-        docs = Docs([texts[i] for i in where], lang)
+        at = np.asarray(where if utf8_rows is None else [utf8_rows[i] for i in where], np.int64)
+        docs = Docs([texts[i] for i in where], lang, utf8, at if utf8 is not None else None)
         alive = np.ones(docs.size, bool)
         for name, rule, limits in plan:
             rows = np.flatnonzero(alive & docs.multiline if rule.multiline else alive)
