@@ -241,6 +241,12 @@ def test_process_is_the_loop_over_documents(texts, relabel, keep_other, cfg, scr
 def test_doc_keys_and_copy_ids():
     ids = [f"src-{i}" for i in range(50)] + ["", "한국어-id"]
     assert np.array_equal(core.doc_keys(ids + ["\ud800"], 7), reference_doc_keys(ids + ["\ud800"], 7))
+    for setting in ("on", "off"):  # an Arrow column: hashed by kernels/keys.py, or by hashlib without it
+        os.environ[kernels.SETTING] = setting
+        try:
+            assert np.array_equal(core.doc_keys(pa.array(ids), 7), reference_doc_keys(ids, 7))
+        finally:
+            del os.environ[kernels.SETTING]
     copy = np.array([i % 4 for i in range(len(ids))], np.int32)
     assert core.copy_id_column(pa.array(ids, pa.string()), copy).to_pylist() == core.copy_ids(ids, copy)
     with_null = ["a", None, "c"]

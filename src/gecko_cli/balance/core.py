@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gecko_cli.balance import langid, pii, rules
+from gecko_cli.kernels import keys as key_kernel
 from gecko_cli.kernels import numbers as number_kernel
 
 LANG_CODES = {"ko": 0, "en": 1, "code": 2, "other": 3}
@@ -104,8 +105,19 @@ def _take(values: Sequence, rows: list[int]) -> Sequence:
     return [values[i] for i in rows]
 
 
-def doc_keys(ids: list[str], seed: int) -> np.ndarray:
-    """A uint64 key per document from a seeded hash of its id: the order of sampling and shuffling."""
+def doc_keys(ids: list[str] | pa.Array | pa.ChunkedArray, seed: int) -> np.ndarray:
+    """A uint64 key per document from a seeded hash of its id: the order of sampling and shuffling.
+
+    Args:
+        ids: the documents' ids, as a list or an Arrow string column (then hashed by kernels/keys.py when it is
+            available here).
+        seed: the run's seed.
+    """
+    if not isinstance(ids, list):
+        keys = key_kernel.doc_keys(ids, f"{seed}\0".encode())
+        if keys is not None:
+            return keys
+        ids = ids.to_pylist()
     salted = hashlib.blake2b(f"{seed}\0".encode(), digest_size=8)  # hashes of salt + id, from a copy of it
     digests = []
     for i in ids:

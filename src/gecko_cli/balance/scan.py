@@ -49,7 +49,7 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
             meta = np.zeros(kept.num_rows, dtype=SCAN_META)
             meta["lang"] = codes[keep]
             meta["nbytes"] = sizes[keep]
-            meta["key"] = core.doc_keys(kept[schemas.ID].to_pylist(), cfg.seed)
+            meta["key"] = core.doc_keys(kept[schemas.ID], cfg.seed)
             kept = kept.append_column(pa.field(KEY, pa.uint64()), pa.array(meta["key"]))
             if work is not None and kept_w is None:
                 kept_w = ShardWriter(work.kept_dir(), f.index, kept.schema, compression=None)

@@ -1,0 +1,90 @@
+// The sampling key of each document of `gecko balance` (balance/core.py `doc_keys`): the first 8 bytes of
+// BLAKE2b with an 8-byte digest (RFC 7693, no key) of a salt followed by the document's id, read as a
+// little-endian integer; for every id of an Arrow string column. Plain C, called through ctypes.
+
+#include <cstdint>
+#include <cstring>
+
+namespace {
+
+constexpr uint64_t kIV[8] = {0x6a09e667f3bcc908ull, 0xbb67ae8584caa73bull, 0x3c6ef372fe94f82bull,
+                             0xa54ff53a5f1d36f1ull, 0x510e527fade682d1ull, 0x9b05688c2b3e6c1full,
+                             0x1f83d9abfb41bd6bull, 0x5be0cd19137e2179ull};
+constexpr uint8_t kSigma[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
+
+inline uint64_t rotr(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+inline void mix(uint64_t* v, int a, int b, int c, int d, uint64_t x, uint64_t y) {
+  v[a] = v[a] + v[b] + x;
+  v[d] = rotr(v[d] ^ v[a], 32);
+  v[c] = v[c] + v[d];
+  v[b] = rotr(v[b] ^ v[c], 24);
+  v[a] = v[a] + v[b] + y;
+  v[d] = rotr(v[d] ^ v[a], 16);
+  v[c] = v[c] + v[d];
+  v[b] = rotr(v[b] ^ v[c], 63);
+}
+
+// One 128-byte block; `count` bytes hashed so far including this block; `last` for the final block.
+void compress(uint64_t* h, const uint8_t* block, uint64_t count, bool last) {
+  uint64_t m[16], v[16];
+  std::memcpy(m, block, 128);  // little-endian words (x86, ARM)
+  for (int i = 0; i < 8; ++i) v[i] = h[i], v[i + 8] = kIV[i];
+  v[12] ^= count;
+  if (last) v[14] = ~v[14];
+  for (const auto& s : kSigma) {
+    mix(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
+    mix(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
+    mix(v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
+    mix(v, 3, 7, 11, 15, m[s[6]], m[s[7]]);
+    mix(v, 0, 5, 10, 15, m[s[8]], m[s[9]]);
+    mix(v, 1, 6, 11, 12, m[s[10]], m[s[11]]);
+    mix(v, 2, 7, 8, 13, m[s[12]], m[s[13]]);
+    mix(v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
+  }
+  for (int i = 0; i < 8; ++i) h[i] ^= v[i] ^ v[i + 8];
+}
+
+}  // namespace
+
+extern "C" {
+
+// keys[i] = BLAKE2b-64(salt || data[offsets[i]:offsets[i + 1]]) as a little-endian integer.
+void gecko_doc_keys(const uint8_t* salt, int64_t salt_size, const uint8_t* data, const int32_t* offsets, int64_t n,
+                    uint64_t* keys) {
+  uint8_t block[128];
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t h[8];
+    std::memcpy(h, kIV, sizeof h);
+    h[0] ^= 0x01010000ull ^ 8;  // parameter block: digest length 8, no key, fanout 1, depth 1
+    const uint8_t* parts[2] = {salt, data + offsets[i]};
+    const int64_t sizes[2] = {salt_size, int64_t(offsets[i + 1]) - offsets[i]};
+    const int64_t total = sizes[0] + sizes[1];
+    int64_t fill = 0, done = 0;  // bytes in `block`, bytes compressed
+    for (int part = 0; part < 2; ++part) {
+      const uint8_t* p = parts[part];
+      int64_t left = sizes[part];
+      while (left > 0) {
+        if (fill == 128) {  // a full block with more to come: not the last
+          done += 128;
+          compress(h, block, uint64_t(done), false);
+          fill = 0;
+        }
+        const int64_t take = left < 128 - fill ? left : 128 - fill;
+        std::memcpy(block + fill, p, size_t(take));
+        fill += take, p += take, left -= take;
+      }
+    }
+    std::memset(block + fill, 0, size_t(128 - fill));
+    compress(h, block, uint64_t(total), true);
+    keys[i] = h[0];
+  }
+}
+
+}  // extern "C"
