@@ -79,6 +79,10 @@ CORNERS = [
     "전화 010-1234-5678 010-8765-4321 둘 다", "(02) 555-1234 and (415) 555-0132 and 212-555-0147.",
     "Q: 오늘 날씨 어때?\nA: 맑고 따뜻해요.", "홈\n회사소개\n제품\n고객센터\n로그인\n회원가입",
     "ㅋㅋㅋㅋ\t\t\t\t가나다", "ㅋㅋ ㅋㅋ\n\n가나", "ㅋㅋㅋ\t\t\t가나다라",
+    # data literals at the bounds of what each kind needs to be searched: a base64 run of exactly 64; 6 times
+    # the backslashes just above the budget; 10 times the digits just above it
+    "k = '" + "Ab0+/" * 12 + "Ab0+'", "s = '" + "\\uabcd" * 16 + "'" + "x" * 78,
+    "1" + "         1" * 19 + "\n" + "y" * 168,
 ]
 # Texts whose neighbours in a batch must not change how they are read: each ends or starts where a match could
 # run on into the next one.

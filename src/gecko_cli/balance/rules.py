@@ -208,6 +208,7 @@ class Docs:
         self.size = len(self.texts)
         self._utf8 = (utf8, np.arange(self.size) if rows is None else rows) if utf8 is not None else None
         self._counted: np.ndarray | None = None
+        self._byte_stats: dict[tuple[bytes, ...], tuple[np.ndarray, np.ndarray] | None] = {}
         self.lengths = _ints(map(len, self.texts), self.size)
         self.multiline = np.fromiter(map(operator.contains, self.texts, repeat("\n")), bool, self.size)
         self._lines: LineStats | None = None
@@ -240,6 +241,18 @@ class Docs:
             if self._counted is not None:
                 return self._counted[:, COUNTED_RANGES.index(ranges)]
         return np.bincount(self.chars_in(ranges), minlength=self.size)
+
+    def byte_stats(self, classes: tuple[bytes, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per document, its bytes in each class and its longest run of bytes of the first class, read from the
+        Arrow column (kernels/byteclasses.py; no class may hold whitespace); None without the column or the
+        kernel."""
+        if self._utf8 is None:
+            return None
+        if classes not in self._byte_stats:
+            from gecko_cli.kernels import byteclasses
+
+            self._byte_stats[classes] = byteclasses.stats(*self._utf8, classes)
+        return self._byte_stats[classes]
 
     def chars_in(self, ranges: tuple[tuple[int, int], ...]) -> np.ndarray:
         """The document of every character (in order) whose code point is in one of `ranges` (inclusive
@@ -458,6 +471,10 @@ class MinifiedCode(Rule):
 _B64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{64,}={0,2}")
 # Base64 characters -> "a", others -> " ": a run of 64 is then a substring search, far faster than _B64_RUN.
 _B64_TABLE = bytes(0x61 if chr(i).isascii() and (chr(i).isalnum() or chr(i) in "+/") else 0x20 for i in range(256))
+_DIGITS = b"0123456789"
+#: The bytes `DataLiteral` counts from the Arrow column: base64 characters (for their longest run), backslashes,
+#: digits; none is whitespace, so the counts are the same before and after the text is stripped.
+_LITERAL_BYTES = (bytes(i for i in range(256) if _B64_TABLE[i] == 0x61), b"\\", _DIGITS)
 _ESCAPES = re.compile(r"(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[0-7]{1,3})){16,}")
 _NUMBER = r"[-+]?\d(?:[eE][-+]\d|[\w.])*+"  # 42, 0xFF, 1.5e-3, 10L: possessive, so failing runs do not backtrack
 _NUMBERS = re.compile(rf"(?<![\w.]){_NUMBER}(?:[\s,;:\[\](){{}}]++{_NUMBER}){{15,}}")  # not from mid-token
@@ -473,15 +490,36 @@ class DataLiteral(Rule):
         text = doc.text
         budget = max_frac * len(text)
         raw = text.encode("utf-8", "surrogatepass")
-        literal = 0
-        if b"a" * 64 in raw.translate(_B64_TABLE):
-            literal += sum(map(len, _B64_RUN.findall(text)))
-        if 6 * text.count("\\") > budget:  # an escape has one backslash in at most 6 characters
-            literal += sum(map(len, _ESCAPES.findall(text)))
-        # Runs of numbers hold at least a digit per 10 characters ("0xFF,     "): fewer digits cannot fail.
-        if 10 * (len(raw) - len(raw.translate(None, b"0123456789"))) > budget:
-            literal += sum(map(len, _NUMBERS.findall(text)))
-        return literal > budget
+        return _literal_chars(text, b"a" * 64 in raw.translate(_B64_TABLE), 6 * text.count("\\") > budget,
+                              10 * (len(raw) - len(raw.translate(None, _DIGITS))) > budget) > budget
+
+    def fails_batch(self, limits: tuple, docs: Docs, rows: np.ndarray) -> np.ndarray:
+        (max_frac,) = limits
+        counted = docs.byte_stats(_LITERAL_BYTES)
+        if counted is None:
+            return super().fails_batch(limits, docs, rows)
+        counts, longest = counted[0][rows], counted[1][rows]
+        budget = max_frac * docs.lengths[rows]
+        b64, escapes, numbers = longest >= 64, 6 * counts[:, 1] > budget, 10 * counts[:, 2] > budget
+        out = np.zeros(len(rows), bool)
+        for j in np.flatnonzero(b64 | escapes | numbers).tolist():
+            out[j] = _literal_chars(docs.texts[int(rows[j])], b64[j], escapes[j], numbers[j]) > budget[j]
+        return out
+
+
+def _literal_chars(text: str, b64: bool, escapes: bool, numbers: bool) -> int:
+    """The characters of `text` in data literals of the kinds asked for: base64 runs (the text holds 64 base64
+    characters in a row), escaped bytes (an escape has one backslash in at most 6 characters: asked when there
+    are enough backslashes), runs of numbers (at least a digit per 10 characters, "0xFF,     ": asked when there
+    are enough digits)."""
+    literal = 0
+    if b64:
+        literal += sum(map(len, _B64_RUN.findall(text)))
+    if escapes:
+        literal += sum(map(len, _ESCAPES.findall(text)))
+    if numbers:
+        literal += sum(map(len, _NUMBERS.findall(text)))
+    return literal
 
 
 class Repetition(Rule):

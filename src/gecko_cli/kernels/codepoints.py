@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from gecko_cli.kernels import build, enabled
+from gecko_cli.kernels.columns import text_bounds
 
 SOURCE = Path(__file__).with_name("codepoints.cc")
 _P = ctypes.c_void_p
@@ -52,17 +53,10 @@ def counts(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray,
         return None
     if len(sets) > MAX_SETS:
         raise ValueError(f"at most {MAX_SETS} sets of ranges, not {len(sets)}")
-    column = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
-    rows = np.asarray(rows, np.int64)
     out = np.zeros((len(rows), len(sets)), np.int64)
-    if not len(rows) or not len(column):
+    data, starts, ends = text_bounds(texts, rows)
+    if not len(starts):
         return out
-    _, offset_buffer, data = column.buffers()
-    offsets = np.frombuffer(offset_buffer, np.int32, len(column) + 1, 4 * column.offset).astype(np.int64)
-    starts, ends = offsets[rows], offsets[rows + 1]
-    if column.null_count:
-        null = column.is_null().to_numpy(zero_copy_only=False)[rows]
-        ends[null] = starts[null]
     bits = np.zeros(_BMP, np.uint8)
     astral = []
     for s, ranges in enumerate(sets):
@@ -72,7 +66,7 @@ def counts(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray,
             if hi >= _BMP:
                 astral.append((max(lo, _BMP), hi, s))
     astral_ranges = np.array(astral or [(0, 0, 0)], np.uint32)
-    _LIB.get().gecko_count_code_points(data.address if data is not None else None, starts.ctypes.data,
+    _LIB.get().gecko_count_code_points(data.address, starts.ctypes.data,
                                        ends.ctypes.data, len(rows), bits.ctypes.data, astral_ranges.ctypes.data,
                                        len(astral), len(sets), out.ctypes.data)
     return out

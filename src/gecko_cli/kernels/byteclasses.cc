@@ -1,0 +1,40 @@
+// Per text of an Arrow string column, how many of its bytes are in each of a few classes (up to 8), and the
+// longest run of bytes of the first class (balance/rules.py: base64 runs, backslashes and digits of data
+// literals). Plain C, called through ctypes.
+
+#include <cstdint>
+#include <cstring>
+
+extern "C" {
+
+// counts[i * k + c]: the bytes of text i, data[starts[i]:ends[i]], in class c (bit c of classes[byte]);
+// longest[i]: the longest run of bytes of class 0 in it.
+void gecko_byte_classes(const uint8_t* data, const int64_t* starts, const int64_t* ends, int64_t n,
+                        const uint8_t* classes, int64_t k, int64_t* counts, int64_t* longest) {
+  // Counted 8 classes at once: a byte adds 1 to the 8-bit lane of each of its classes in a 64-bit word, whose
+  // lanes are added up every 255 bytes (before one can overflow).
+  uint64_t lanes[256];
+  for (int b = 0; b < 256; ++b) {
+    lanes[b] = 0;
+    for (int c = 0; c < 8; ++c) lanes[b] |= uint64_t(classes[b] >> c & 1) << (8 * c);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t total[8] = {}, run = 0, best = 0;
+    const uint8_t* p = data + starts[i];
+    const uint8_t* end = data + ends[i];
+    while (p < end) {
+      const uint8_t* stop = end - p > 255 ? p + 255 : end;
+      uint64_t acc = 0;
+      for (; p < stop; ++p) {
+        acc += lanes[*p];
+        run = (run + 1) & -int64_t(classes[*p] & 1);  // the run of class 0, without a branch
+        best = best > run ? best : run;
+      }
+      for (int c = 0; c < 8; ++c) total[c] += (acc >> (8 * c)) & 0xFF;
+    }
+    longest[i] = best;
+    for (int64_t c = 0; c < k; ++c) counts[i * k + c] = total[c];
+  }
+}
+
+}  // extern "C"

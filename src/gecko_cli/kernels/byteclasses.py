@@ -1,0 +1,59 @@
+"""Per text, its bytes in a few classes and the longest run of the first class (byteclasses.cc), read from the
+UTF-8 of the Arrow text column.
+
+The data-literal rule of `gecko balance` decides most code files from three such numbers (base64 runs,
+backslashes, digits); in Python each file is encoded and translated twice first. The kernel reads the bytes the
+scan already has.
+
+It is used when it builds here (build.py: a C++ compiler is needed, once); otherwise, or with
+`GECKO_CPU_KERNELS=off`, `stats` returns None and the rule reads the texts in Python
+(tests/kernels/test_byteclasses.py holds both to the same results).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from gecko_cli.kernels import build, enabled
+from gecko_cli.kernels.columns import text_bounds
+
+SOURCE = Path(__file__).with_name("byteclasses.cc")
+_P = ctypes.c_void_p
+_LIB = build.CFunctions(SOURCE, {
+    "gecko_byte_classes": (None, [_P, _P, _P, ctypes.c_int64, _P, ctypes.c_int64, _P, _P]),
+}, "balance: byte classes")
+MAX_CLASSES = 8
+
+
+def stats(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray,
+          classes: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per text `rows[j]` of `texts`, its bytes in each class (the bytes it holds) and its longest run of bytes
+    of the first class; None when the kernel is not available here or the column is not a string column.
+
+    Args:
+        texts: an Arrow string array or chunked array (a null is an empty text).
+        rows: the texts to read, as rows of `texts`.
+        classes: up to 8 sets of bytes.
+
+    Returns:
+        (counts, longest): int64 arrays of shape (len(rows), len(classes)) and (len(rows),).
+    """
+    if not (enabled() and pa.types.is_string(texts.type)) or _LIB.get() is None:
+        return None
+    if len(classes) > MAX_CLASSES:
+        raise ValueError(f"at most {MAX_CLASSES} classes of bytes, not {len(classes)}")
+    counts = np.zeros((len(rows), len(classes)), np.int64)
+    longest = np.zeros(len(rows), np.int64)
+    data, starts, ends = text_bounds(texts, rows)
+    if len(starts):
+        table = np.zeros(256, np.uint8)
+        for c, members in enumerate(classes):
+            table[np.frombuffer(members, np.uint8)] |= np.uint8(1 << c)
+        _LIB.get().gecko_byte_classes(data.address, starts.ctypes.data, ends.ctypes.data, len(starts), table.ctypes.data,
+                                      len(classes), counts.ctypes.data, longest.ctypes.data)
+    return counts, longest

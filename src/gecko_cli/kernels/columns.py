@@ -1,0 +1,34 @@
+"""Where texts lie in an Arrow string column, for the kernels that read its UTF-8 bytes in place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+
+class Data:
+    """A column's data buffer, kept alive, and its address for a kernel (None without one)."""
+
+    def __init__(self, buffer: pa.Buffer | None):
+        self.buffer = buffer
+        self.address = buffer.address if buffer is not None else None
+
+
+def text_bounds(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> tuple[Data, np.ndarray, np.ndarray]:
+    """The column's data and, per row of `rows`, where its text starts and ends in it (a null is an empty text).
+    A chunked column of several chunks is combined first (a copy).
+
+    Returns:
+        (data, starts, ends): the data (hold it while its address is in use) and two int64 arrays.
+    """
+    column = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    rows = np.asarray(rows, np.int64)
+    if not len(rows) or not len(column):
+        return Data(None), np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)
+    _, offset_buffer, data = column.buffers()
+    offsets = np.frombuffer(offset_buffer, np.int32, len(column) + 1, 4 * column.offset).astype(np.int64)
+    starts, ends = offsets[rows], offsets[rows + 1]
+    if column.null_count:
+        null = column.is_null().to_numpy(zero_copy_only=False)[rows]
+        ends[null] = starts[null]
+    return Data(data), starts, ends

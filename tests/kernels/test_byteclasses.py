@@ -1,0 +1,65 @@
+"""The byte-class kernel against Python's count of the same bytes and runs of the first class."""
+
+import random
+import re
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from gecko_cli import kernels
+from gecko_cli.kernels import byteclasses
+from helpers import utf8
+
+CLASSES = (b"ABCabc012+/", b"\\", b"0123456789", b" \n")
+PIECES = ["A", "b", "0", "9", "+", "/", "\\", " ", "\n", "한", "x", "=", "Ab0+/" * 13, "\\x41", "1 2 3", "😀"]
+
+
+def _python(texts: list[str | None], classes) -> tuple[list, list]:
+    counts, longest = [], []
+    for t in texts:
+        raw = (t or "").encode("utf-8", "surrogatepass")
+        counts.append([sum(b in c for b in raw) for c in classes])
+        longest.append(max((len(m) for m in re.findall(b"[" + re.escape(classes[0]) + b"]+", raw)), default=0))
+    return counts, longest
+
+
+def _random_texts(seed: int, count: int) -> list[str | None]:
+    r = random.Random(seed)
+    return [None if r.random() < 0.05 else "".join(r.choice(PIECES) for _ in range(r.randint(0, 20)))
+            for _ in range(count)]
+
+
+def test_counts_and_longest_runs_are_pythons():
+    texts = _random_texts(0, 2000)
+    counts, longest = byteclasses.stats(utf8(texts), np.arange(len(texts)), CLASSES)
+    want_counts, want_longest = _python(texts, CLASSES)
+    assert counts.tolist() == want_counts and longest.tolist() == want_longest
+    assert longest.max() > 64 and (counts.max(axis=0) > 1).all()
+
+
+def test_long_texts_count_past_every_lane_flush():
+    texts = ["A" * n + "\\" * (n // 2) + "5" * (3 * n) + "한" * n for n in (0, 1, 254, 255, 256, 511, 5000)]
+    counts, longest = byteclasses.stats(utf8(texts), np.arange(len(texts)), CLASSES)
+    assert (counts.tolist(), longest.tolist()) == _python(texts, CLASSES)
+
+
+def test_rows_chunks_and_nulls():
+    texts = _random_texts(1, 300)
+    counts, longest = byteclasses.stats(utf8(texts), np.arange(len(texts)), CLASSES)
+    rows = np.random.default_rng(0).permutation(len(texts))[:200]
+    chunked = pa.chunked_array([utf8(texts[:100]), utf8(["\\\\\\"] + texts[100:]).slice(1)])
+    got = byteclasses.stats(chunked, rows, CLASSES)
+    assert (got[0] == counts[rows]).all() and (got[1] == longest[rows]).all()
+    nulled = pa.Array.from_buffers(pa.string(), 1, [pa.array([False]).buffers()[1], *utf8(["\\\\"]).buffers()[1:]],
+                                   null_count=1)
+    assert byteclasses.stats(nulled, np.array([0]), CLASSES)[0].tolist() == [[0] * len(CLASSES)]
+    assert byteclasses.stats(utf8([]), np.zeros(0, np.int64), CLASSES)[0].shape == (0, len(CLASSES))
+
+
+def test_other_columns_off_and_too_many_classes(monkeypatch):
+    assert byteclasses.stats(pa.array(["a"], pa.large_string()), np.array([0]), CLASSES) is None
+    with pytest.raises(ValueError, match="at most 8"):
+        byteclasses.stats(pa.array(["a"]), np.array([0]), [b"a"] * 9)
+    monkeypatch.setenv(kernels.SETTING, "off")
+    assert byteclasses.stats(pa.array(["a"]), np.array([0]), CLASSES) is None
