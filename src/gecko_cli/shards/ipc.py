@@ -58,8 +58,11 @@ class ParallelFileWriter:
         if not batch.schema.equals(self._schema):  # as pyarrow's writer, before any thread sees the batch
             raise pa.ArrowInvalid(f"Tried to write record batch with different schema:\n{batch.schema}\n"
                                   f"vs\n{self._schema}")
-        if self._empty is None:
-            self._empty = batch.slice(0, 0)
+        if self._empty is None:  # new arrays: pyarrow writes the whole buffers of a slice of no rows
+            try:
+                self._empty = pa.record_batch([pa.array([], f.type) for f in self._schema], schema=self._schema)
+            except (pa.ArrowException, TypeError, ValueError):
+                self._empty = batch.slice(0, 0)
         self._pending.append(self._pool.submit(self._encode, batch))
         while len(self._pending) > self._threads:
             self._write_next()
