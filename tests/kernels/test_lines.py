@@ -7,13 +7,14 @@ import os
 import random
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import zstandard
 
 from gecko_cli import kernels
 from gecko_cli.balance import rules
 from gecko_cli.kernels import lines
-from helpers import CORPUS
+from helpers import CORPUS, utf8
 
 # Every line break of str.splitlines, every other whitespace character of str.strip, letters of 1 to 4 UTF-8
 # bytes, a lone surrogate, and characters next to the breaks in code point order.
@@ -35,6 +36,19 @@ def _same(texts: list[str]) -> None:
         np.testing.assert_array_equal(a, b, err_msg=name)
 
 
+def _same_from_column(texts: list[str]) -> None:
+    """`stats_column` on the texts, unstripped, at shuffled rows of a chunked column, is `stats` of them stripped."""
+    order = np.random.default_rng(len(texts)).permutation(len(texts))
+    shuffled = [texts[i] for i in order]
+    column = pa.chunked_array([utf8([" \n x \n"] + shuffled[:5]), utf8(shuffled[5:])])
+    rows = np.empty(len(texts), np.int64)
+    rows[order] = np.arange(len(texts)) + 1
+    got, want = lines.stats_column(column, rows), lines.stats([t.strip() for t in texts])
+    assert got is not None
+    for name, a, b in zip(lines.LineArrays._fields, got, want):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
 def test_the_kernel_builds_here():
     assert lines.available()
 
@@ -43,6 +57,7 @@ def test_the_kernel_builds_here():
 def test_random_breaks_spaces_and_letters(seed):
     texts = _random_texts(seed, 2000)
     _same(texts)
+    _same_from_column(texts)
     # and the reference is what Python's own strings say, text by text
     got = lines.stats(texts)
     first = 0
@@ -88,11 +103,14 @@ def test_the_shared_corpus():
             texts += [json.loads(line)["text"] for _, line in zip(range(300), reader)]
     assert len(texts) > 1000
     _same(texts)
+    _same_from_column(texts)
 
 
 def test_off_means_python(monkeypatch):
+    assert lines.stats_column(pa.array(["a\nb"], pa.large_string()), np.array([0])) is None
     monkeypatch.setenv(kernels.SETTING, "off")
     assert lines.stats(["a\nb"]) is None
+    assert lines.stats_column(pa.array(["a\nb"]), np.array([0])) is None
 
 
 def test_a_failed_build_means_python_with_a_warning(monkeypatch, caplog):

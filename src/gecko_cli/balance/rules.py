@@ -287,8 +287,10 @@ class Docs:
         rows = np.flatnonzero(self.multiline)
         # What `_parts` computes, for every document with a line break at once (a stripped text neither starts
         # nor ends with a line break, so each has 2 lines or more): by the kernel, or the same in Python.
-        texts = [self.texts[i] for i in rows.tolist()]
-        split = line_kernel.stats(texts) or split_lines(texts, self.LINE_CHUNK)
+        split = line_kernel.stats_column(self._utf8[0], self._utf8[1][rows]) if self._utf8 is not None else None
+        if split is None:
+            texts = [self.texts[i] for i in rows.tolist()]
+            split = line_kernel.stats(texts) or split_lines(texts, self.LINE_CHUNK)
         n[rows] = split.count - split.blanks
         repeated[rows] = n[rows] - split.distinct + (split.blanks > 0)
         chars[rows] = split.chars

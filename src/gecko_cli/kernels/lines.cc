@@ -182,6 +182,27 @@ struct Distinct {
 
 thread_local std::vector<int64_t> line_lengths;  // of the last gecko_line_stats on this thread
 
+// [p, end) without the whitespace at its ends (str.strip).
+inline void strip(const uint8_t** p, const uint8_t** end) {
+  uint32_t c;
+  while (*p < *end) {
+    const int n = decode(*p, &c);
+    if (!is_space(c)) break;
+    *p += n;
+  }
+  while (*end > *p) {
+    const uint8_t* y = *end - 1;
+    while (y > *p && (*y & 0xC0) == 0x80) --y;
+    decode(y, &c);
+    if (!is_space(c)) break;
+    *end = y;
+  }
+}
+
+int64_t line_stats(const uint8_t* data, const int64_t* starts, const int64_t* ends, bool stripped, int64_t n,
+                   int64_t* count, int64_t* blanks, int64_t* distinct, int64_t* distinct_chars, int64_t* total_chars,
+                   int64_t* par);
+
 }  // namespace
 
 extern "C" {
@@ -193,6 +214,27 @@ extern "C" {
 // text) gecko_line_lengths then copies out.
 int64_t gecko_line_stats(const uint8_t* data, const int64_t* offsets, int64_t n, int64_t* count, int64_t* blanks,
                          int64_t* distinct, int64_t* distinct_chars, int64_t* total_chars, int64_t* par) {
+  return line_stats(data, offsets, offsets + 1, false, n, count, blanks, distinct, distinct_chars, total_chars, par);
+}
+
+// The same for the texts data[starts[i]:ends[i]] stripped of whitespace first (str.strip): the texts of an Arrow
+// column, read in place.
+int64_t gecko_line_stats_stripped(const uint8_t* data, const int64_t* starts, const int64_t* ends, int64_t n,
+                                  int64_t* count, int64_t* blanks, int64_t* distinct, int64_t* distinct_chars,
+                                  int64_t* total_chars, int64_t* par) {
+  return line_stats(data, starts, ends, true, n, count, blanks, distinct, distinct_chars, total_chars, par);
+}
+
+// The line lengths of this thread's last gecko_line_stats, into out (as many as it returned).
+void gecko_line_lengths(int64_t* out) { std::memcpy(out, line_lengths.data(), line_lengths.size() * sizeof(int64_t)); }
+
+}  // extern "C"
+
+namespace {
+
+int64_t line_stats(const uint8_t* data, const int64_t* starts, const int64_t* ends, bool stripped, int64_t n,
+                   int64_t* count, int64_t* blanks, int64_t* distinct, int64_t* distinct_chars, int64_t* total_chars,
+                   int64_t* par) {
   std::vector<Line> lines;
   std::vector<Part> parts;
   const uint8_t* text = data;
@@ -211,8 +253,10 @@ int64_t gecko_line_stats(const uint8_t* data, const int64_t* offsets, int64_t n,
   std::vector<int64_t>& lengths = line_lengths;
   lengths.clear();
   for (int64_t i = 0; i < n; ++i) {
-    text = data + offsets[i];
-    split(text, data + offsets[i + 1], &lines);
+    text = data + starts[i];
+    const uint8_t* end = data + ends[i];
+    if (stripped) strip(&text, &end);
+    split(text, end, &lines);
     const int64_t m = int64_t(lines.size());
     line_set.reset(m);
     int64_t nb = 0, nd = 0, dc = 0, tc = 0;
@@ -251,7 +295,4 @@ int64_t gecko_line_stats(const uint8_t* data, const int64_t* offsets, int64_t n,
   return int64_t(lengths.size());
 }
 
-// The line lengths of this thread's last gecko_line_stats, into out (as many as it returned).
-void gecko_line_lengths(int64_t* out) { std::memcpy(out, line_lengths.data(), line_lengths.size() * sizeof(int64_t)); }
-
-}  // extern "C"
+}  // namespace
