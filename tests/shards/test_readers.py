@@ -459,6 +459,28 @@ def test_tabular_id_column_that_cannot_be_a_string(tmp_path):
         list(iter_records(only_file(tmp_path)))
 
 
+@pytest.mark.parametrize("name", [schemas.ID, schemas.SOURCE, schemas.LANG])
+def test_tabular_string_columns_of_invalid_utf8_are_an_error(tmp_path, name):
+    # Arrow does not check UTF-8 when reading: string columns that go into the table as they are are checked
+    bad = pa.array([b"ok", b"\xc3("], pa.binary()).view(pa.string())
+    path = write_table(str(tmp_path / "x.arrow"), pa.table({"text": ["a", "b"], name: bad}), "arrow")
+    with pytest.raises(DataError, match=f"{path}: column '{name}'"):
+        list(iter_records(only_file(tmp_path), want_table=True))
+
+
+@pytest.mark.parametrize("nulls", [False, True])
+def test_tabular_string_columns_go_into_the_table_as_they_are(tmp_path, nulls):
+    ids, sources, langs = ["d0", None if nulls else "d1"], [None if nulls else "s0", "s1"], ["ko", None]
+    table = pa.table({"text": ["a", "b"], "id": ids, "source": sources, "lang": langs})
+    write_table(str(tmp_path / "x.arrow"), table, "arrow")
+    (batch,) = list(iter_records(only_file(tmp_path), want_table=True))
+    f = only_file(tmp_path)
+    assert batch.ids == batch.table[schemas.ID].to_pylist() == ["d0", f"{f.relpath}#1" if nulls else "d1"]
+    assert batch.table[schemas.SOURCE].to_pylist() == [f.relpath if nulls else "s0", "s1"]
+    assert batch.table[schemas.LANG].to_pylist() == ["ko", None]
+    assert batch.table.schema == schemas.DOCS
+
+
 # ------------------------------------------------------------------------------------ corrupt or cut files
 def _many_docs(n: int = 3000) -> list[dict]:
     rng = random.Random(1)

@@ -102,14 +102,17 @@ def _table_batch(f, start, rb: pa.RecordBatch, text_field, on_bad, want_table) -
         first = min(bad)
         raise DataError(f"{f.path}: row {start + first}: {bad[first]}", hint=BAD_HINT)
     n = rb.num_rows
-    ids = _string_column(f, rb, schemas.ID, [f"{f.relpath}#{start + i}" for i in range(n)])
+    id_column = _strings(rb, schemas.ID, nulls=False)
+    ids = id_column.to_pylist() if id_column is not None else \
+        _string_column(f, rb, schemas.ID, [f"{f.relpath}#{start + i}" for i in range(n)])
     out = ReadBatch(start=start, texts=texts, ids=ids, bad=bad)
     if not want_table:
         return out
+    lang, source = _strings(rb, schemas.LANG, nulls=True), _strings(rb, schemas.SOURCE, nulls=False)
     core = {schemas.TEXT: _text_array(rb.column(text_field), texts, bad),
-            schemas.ID: ids,
-            schemas.LANG: _string_column(f, rb, schemas.LANG, [None] * n),
-            schemas.SOURCE: _string_column(f, rb, schemas.SOURCE, [f.relpath] * n)}
+            schemas.ID: ids if id_column is None else id_column,
+            schemas.LANG: _string_column(f, rb, schemas.LANG, [None] * n) if lang is None else lang,
+            schemas.SOURCE: _string_column(f, rb, schemas.SOURCE, [f.relpath] * n) if source is None else source}
     table = pa.table(core, schema=schemas.DOCS)
     for name in rb.schema.names:
         if name not in schemas.DOC_COLUMNS and name != text_field:
@@ -153,10 +156,27 @@ def _column_texts(f: InputFile, col: pa.Array, name: str) -> tuple[list, dict]:
     else:
         raise DataError(f"{f.path}: column {name!r} has type {col.type}, not string",
                         hint="point --text-field at a string column")
-    for i, t in enumerate(texts):
-        if t is None and i not in bad:
-            bad[i] = "text is null"
+    if col.null_count:
+        for i, t in enumerate(texts):
+            if t is None and i not in bad:
+                bad[i] = "text is null"
     return texts, bad
+
+
+def _strings(rb: pa.RecordBatch, name: str, nulls: bool) -> pa.Array | None:
+    """Column `name` as it is, when it is a string column of valid UTF-8 (and without nulls unless `nulls`): it
+    then goes into the table without a round trip through Python strings. None otherwise (`_string_column`
+    then reads it, fills its nulls and says what is wrong with it)."""
+    if name not in rb.schema.names:
+        return None
+    col = rb.column(name)
+    if not pa.types.is_string(col.type) or (col.null_count and not nulls):
+        return None
+    try:
+        col.validate(full=True)  # the UTF-8 that to_pylist would check
+    except pa.ArrowInvalid:
+        return None
+    return col
 
 
 def _string_column(f: InputFile, rb: pa.RecordBatch, name: str, default: list) -> list:
