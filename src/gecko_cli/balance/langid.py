@@ -93,6 +93,7 @@ CODE_LANGUAGES = frozenset(
 )
 _CODE_FILENAMES = frozenset(("makefile", "gnumakefile", "dockerfile", "cmakelists.txt", "rakefile", "gemfile"))
 _FILE_ENDS = frozenset(("file", "File", "FILE"))  # build files without a dot: Makefile, Dockerfile
+_MAYBE_FILE = r"\.|(?:" + "|".join(sorted(_FILE_ENDS)) + ")$"  # a dot, or one of _FILE_ENDS at the end
 _PATH_KEYS = frozenset(("path", "filename", "file", "file_path", "filepath", "file_name", "repo_path", "source", "id"))
 _LOOSE_PATH_KEYS = frozenset(("source", "id"))
 _EXT_KEYS = frozenset(("ext", "extension"))
@@ -387,9 +388,7 @@ def code_from_meta_columns(meta: Mapping[str, Sequence], size: int) -> np.ndarra
             if hasattr(values, "to_pylist"):  # Arrow: a dot or a "file" ending, by kernels
                 import pyarrow.compute as pc
 
-                maybe = pc.match_substring(values, ".")
-                for end in _FILE_ENDS:
-                    maybe = pc.or_(maybe, pc.ends_with(values, end))
+                maybe = pc.match_substring_regex(values, _MAYBE_FILE)  # one pass of RE2 over the column
                 rows = np.flatnonzero(maybe.fill_null(False).to_numpy(zero_copy_only=False))
                 candidates = values.take(rows).to_pylist()
             else:
