@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import gzip
 import io
+import itertools
 import json
 import os
 import signal
@@ -16,6 +18,22 @@ import zstandard
 
 SHARED = os.environ.get("GECKO_SHARED") or os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 CORPUS = os.path.join(SHARED, "corpus")
+
+
+def corpus_sources(per_source: int) -> list[tuple[str, list[dict]]]:
+    """The first `per_source` documents of every source file of the shared corpus, with the source's name."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(CORPUS, "*", "*.jsonl.zst"))):
+        with open(path, "rb") as fh:
+            lines = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(fh), encoding="utf-8")
+            out.append((os.path.basename(path).split(".")[0], [json.loads(x) for x in itertools.islice(lines, per_source)]))
+    assert out, f"no corpus files under {CORPUS} (set GECKO_SHARED)"
+    return out
+
+
+def corpus_texts(per_source: int) -> list[str]:
+    """The texts of `corpus_sources`."""
+    return [d["text"] for _, docs in corpus_sources(per_source) for d in docs]
 
 
 def write_jsonl(path: str, docs: list[dict]) -> str:

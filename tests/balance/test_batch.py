@@ -3,11 +3,8 @@ per-document functions and the per-document loop they replace, kept here as the 
 must be the same, on corner cases, on random mixtures of them and on a sample of the shared corpus."""
 
 import dataclasses
-import glob
 import hashlib
-import io
 import itertools
-import json
 import os
 import random
 import unicodedata
@@ -16,7 +13,6 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 import pytest
-import zstandard
 
 from gecko_cli import kernels
 from gecko_cli.balance import core, langid, pii, rules, shuffle
@@ -24,7 +20,7 @@ from gecko_cli.balance.core import LANG_CODES, NOT_IN_MIX, OTHER_REASON
 from gecko_cli.kernels import lines as line_kernel
 from gecko_cli.kernels import numbers as number_kernel
 from gecko_cli.kernels import scripts as script_kernel
-from helpers import CORPUS, utf8
+from helpers import corpus_sources, utf8
 
 
 # ------------------------------------------------------------------------------------------- specification
@@ -99,13 +95,7 @@ def random_texts(count: int, seed: int = 0) -> list[str]:
 
 def corpus_sample(per_source: int) -> list[dict]:
     """The first documents of every source of the shared corpus."""
-    docs = []
-    for path in sorted(glob.glob(os.path.join(CORPUS, "*", "*.jsonl.zst"))):
-        with open(path, "rb") as fh:
-            lines = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(fh), encoding="utf-8")
-            docs += [json.loads(x) for x in itertools.islice(lines, per_source)]
-    assert docs, f"no corpus files under {CORPUS} (set GECKO_SHARED)"
-    return docs
+    return [d for _, docs in corpus_sources(per_source) for d in docs]
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,16 @@
 import base64
 import dataclasses
-import glob
-import io
-import itertools
-import json
-import os
 import pickle
 import random
 import unicodedata
 from collections import Counter
 
 import pytest
-import zstandard
 
 from gecko_cli.balance import rules
 from gecko_cli.balance.rules import RulesConfig, check
 from gecko_cli.errors import ConfigError
-from helpers import CORPUS
+from helpers import corpus_sources
 
 CFG = RulesConfig()
 EN = ("The quick brown fox jumps over the lazy dog while the farmer watches from the porch, drinking his "
@@ -243,13 +237,7 @@ def test_length_bounds():
 # --------------------------------------------------------------------------------------- corpus calibration
 def _sample(per_source: int) -> dict[str, list[dict]]:
     """The first `per_source` documents of every source of the shared corpus."""
-    by_source = {}
-    for path in sorted(glob.glob(os.path.join(CORPUS, "*", "*.jsonl.zst"))):
-        with open(path, "rb") as fh:
-            lines = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(fh), encoding="utf-8")
-            by_source[os.path.basename(path).split(".")[0]] = [json.loads(x) for x in itertools.islice(lines, per_source)]
-    assert by_source, f"no corpus files under {CORPUS} (set GECKO_SHARED)"
-    return by_source
+    return dict(corpus_sources(per_source))
 
 
 def test_decent_corpus_is_mostly_kept():

@@ -1,20 +1,15 @@
 """The line statistics kernel against the same statistics computed by Python's str.splitlines and str.strip."""
 
-import glob
-import io
-import json
-import os
 import random
 
 import numpy as np
 import pyarrow as pa
 import pytest
-import zstandard
 
 from gecko_cli import kernels
 from gecko_cli.balance import rules
 from gecko_cli.kernels import lines
-from helpers import CORPUS, utf8
+from helpers import corpus_texts, utf8
 
 # Every line break of str.splitlines, every other whitespace character of str.strip, letters of 1 to 4 UTF-8
 # bytes, a lone surrogate, and characters next to the breaks in code point order.
@@ -96,11 +91,7 @@ def test_paragraphs_between_runs_of_blank_lines():
 
 
 def test_the_shared_corpus():
-    texts = []
-    for path in sorted(glob.glob(os.path.join(CORPUS, "*", "*.jsonl.zst"))):
-        with open(path, "rb") as fh:
-            reader = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(fh), encoding="utf-8")
-            texts += [json.loads(line)["text"] for _, line in zip(range(300), reader)]
+    texts = corpus_texts(300)
     assert len(texts) > 1000
     _same(texts)
     _same_from_column(texts)

@@ -1,19 +1,14 @@
 """The language-count kernel against the same counts by numpy on the texts' shapes (balance/langid.py)."""
 
-import glob
-import io
-import json
-import os
 import random
 
 import numpy as np
 import pytest
-import zstandard
 
 from gecko_cli import kernels
 from gecko_cli.balance import langid
 from gecko_cli.kernels import scripts
-from helpers import CORPUS
+from helpers import corpus_texts
 
 # Characters of every class of the shape, both ends of every mixed-block range and their neighbours, 2- to
 # 4-byte letters, a lone surrogate and a NUL inside a text. No "\r": langid makes every line end "\n" first.
@@ -70,11 +65,7 @@ def test_patterns_count_as_bytes_count_does():
 
 
 def test_the_shared_corpus():
-    texts = []
-    for path in sorted(glob.glob(os.path.join(CORPUS, "*", "*.jsonl.zst"))):
-        with open(path, "rb") as fh:
-            reader = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(fh), encoding="utf-8")
-            texts += [json.loads(line)["text"] for _, line in zip(range(300), reader)]
+    texts = corpus_texts(300)
     assert len(texts) > 1000
     _same([t.replace("\r", "\n") for t in texts if t])
 
