@@ -60,7 +60,7 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
         mix_langs: languages the mixture wants; documents in others are dropped.
         utf8: the same texts as an Arrow string column, when the caller has it: the scrubber's search for
             numbers then skips the texts whose bytes show they hold none (kernels/numbers.py), and the rules
-            count code points from it (kernels/codepoints.py).
+            read their lines, code points and bytes from it (`rules.Docs`).
 
     Returns:
         An Outcome.

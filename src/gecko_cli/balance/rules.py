@@ -202,12 +202,13 @@ class Docs:
     def __init__(self, texts: Sequence[str], lang: str, utf8: pa.Array | pa.ChunkedArray | None = None,
                  rows: np.ndarray | None = None):
         """`utf8`, when given, is an Arrow string column that holds the same texts (before they are stripped)
-        at `rows`: code points are then counted from its bytes (kernels/codepoints.py)."""
+        at `rows`: the kernels that can then read their lines, code points and bytes from it (lines,
+        codepoints, byteclasses)."""
         self.texts = list(map(str.strip, texts))
         self.lang = lang
         self.size = len(self.texts)
         self._utf8 = (utf8, np.arange(self.size) if rows is None else rows) if utf8 is not None else None
-        self._counted: np.ndarray | None = None
+        self._counted: np.ndarray | bool | None = None  # False: the kernel does not run here
         self._byte_stats: dict[tuple[bytes, ...], tuple[np.ndarray, np.ndarray] | None] = {}
         self.lengths = _ints(map(len, self.texts), self.size)
         self.multiline = np.fromiter(map(operator.contains, self.texts, repeat("\n")), bool, self.size)
@@ -235,10 +236,9 @@ class Docs:
             if self._counted is None:
                 from gecko_cli.kernels import codepoints
 
-                self._counted = codepoints.counts(*self._utf8, COUNTED_RANGES)
-                if self._counted is None:
-                    self._utf8 = None  # no kernel here: numpy from now on
-            if self._counted is not None:
+                counted = codepoints.counts(*self._utf8, COUNTED_RANGES)
+                self._counted = False if counted is None else counted
+            if self._counted is not False:
                 return self._counted[:, COUNTED_RANGES.index(ranges)]
         return np.bincount(self.chars_in(ranges), minlength=self.size)
 
