@@ -45,7 +45,9 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
             keep = np.fromiter(map(operator.is_, out.reasons, repeat(None)), bool, len(out.reasons))
             sizes = pc.binary_length(texts).to_numpy(zero_copy_only=False)
             stats.add(table, out, codes, keep, sizes)
-            kept = _with_columns(table, texts, codes).filter(pa.array(keep))
+            kept = _with_columns(table, texts, codes)
+            if not keep.all():  # a filter copies every text, even when it keeps them all
+                kept = kept.filter(pa.array(keep))
             meta = np.zeros(kept.num_rows, dtype=SCAN_META)
             meta["lang"] = codes[keep]
             meta["nbytes"] = sizes[keep]
