@@ -155,10 +155,14 @@ def test_check_batch_edges():
 
 # ------------------------------------------------------------------------------------------- the detector
 def test_detect_batch_is_detect(texts, counted_by):
-    assert langid.detect_batch(texts) == [langid.detect(t) for t in texts]
+    want = [langid.detect(t) for t in texts]
+    assert langid.detect_batch(texts) == want
+    assert langid.detect_batch(texts, None, utf8(texts)) == want  # counts read from the column's bytes
+    sliced = pa.chunked_array([utf8(["x"] + texts[:9]).slice(1), utf8(texts[9:])])
+    assert langid.detect_batch(texts, None, sliced) == want
     for size in (1, 7):  # batches of any size
         got = [x for k in range(0, len(texts), size) for x in langid.detect_batch(texts[k:k + size])]
-        assert got == [langid.detect(t) for t in texts]
+        assert got == want
 
 
 def test_detect_batch_reads_meta_columns_as_detect_reads_meta(texts):

@@ -3,12 +3,13 @@
 import random
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from gecko_cli import kernels
 from gecko_cli.balance import langid
 from gecko_cli.kernels import scripts
-from helpers import corpus_texts
+from helpers import corpus_texts, utf8
 
 # Characters of every class of the shape, both ends of every mixed-block range and their neighbours, 2- to
 # 4-byte letters, a lone surrogate and a NUL inside a text. No "\r": langid makes every line end "\n" first.
@@ -36,6 +37,15 @@ def _same(texts: list[str]) -> None:
     data = ("\0".join(texts) + "\0").encode("utf-8", "surrogatepass")
     got = scripts.counts(data, np.array([len(t) for t in texts]), langid._CLASSES)
     assert got is not None
+    # the same counts read in place from an Arrow column, at shuffled rows of a chunked one
+    order = np.random.default_rng(len(texts)).permutation(len(texts))
+    shuffled = [texts[i] for i in order]
+    column = pa.chunked_array([utf8(["ㅋ a\n"] + shuffled[:3]), utf8(shuffled[3:])])
+    rows = np.empty(len(texts), np.int64)
+    rows[order] = np.arange(len(texts)) + 1
+    in_place = scripts.counts_column(column, rows, langid._CLASSES)
+    for name, a, b in zip(scripts.ScriptCounts._fields, in_place, got):
+        np.testing.assert_array_equal(a, b, err_msg=name)
     (hangul, latin, other), newlines, pairs, word_pairs, symbols, indents, size = _numpy(texts)
     for name, a, b in [("hangul", got.hangul, hangul), ("latin", got.latin, latin), ("other", got.other, other),
                        ("newlines", got.newlines, newlines), ("pairs", got.newline_pairs, pairs),

@@ -67,7 +67,7 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
     """
     size = len(texts)
     if relabel or labels is None:
-        langs = langid.detect_batch(texts, metas)
+        langs = langid.detect_batch(texts, metas, utf8)
     else:
         langs = list(labels)
         unknown = [i for i, label in enumerate(langs) if label not in LANG_CODES]

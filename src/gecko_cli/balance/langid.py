@@ -413,7 +413,7 @@ def code_from_meta_columns(meta: Mapping[str, Sequence], size: int) -> np.ndarra
     return out
 
 
-def detect_batch(texts: Sequence[str], meta: Mapping[str, Sequence] | None = None) -> list[str]:
+def detect_batch(texts: Sequence[str], meta: Mapping[str, Sequence] | None = None, utf8=None) -> list[str]:
     """`detect` of a batch of documents: the same labels, with array code instead of a Python loop per
     document for the steps every document takes (the rules of the module docstring, in the same order).
 
@@ -421,6 +421,8 @@ def detect_batch(texts: Sequence[str], meta: Mapping[str, Sequence] | None = Non
         texts: the documents' texts.
         meta: the documents' other string fields as columns: field name -> one value per document (see
             `code_from_meta_columns`).
+        utf8: the same texts as an Arrow string column, when the caller has it: the script counts of the texts
+            that rules 3 and 4 leave as they are are then read from its bytes.
 
     Returns:
         One of ``LANGS`` per document.
@@ -448,7 +450,8 @@ def detect_batch(texts: Sequence[str], meta: Mapping[str, Sequence] | None = Non
     prose = list(texts)
     for j in np.flatnonzero(special).tolist():
         prose[j], multiline[j] = _prose(texts[j])
-    for j, label in zip(rows.tolist(), _labels(prose, multiline)):
+    in_column = np.where(special, -1, rows) if utf8 is not None else None
+    for j, label in zip(rows.tolist(), _labels(prose, multiline, utf8, in_column)):
         labels[j] = label
     return labels
 
@@ -461,18 +464,17 @@ def _contains(texts: list, what) -> np.ndarray:
     return np.fromiter(map(operator.contains, texts, repeat(what)), bool, len(texts))
 
 
-def _labels(prose: list[str], multiline: np.ndarray) -> list[str]:
-    """Rules 2, 5, 6 and 7 for stripped, sampled texts (none empty), as `detect` applies them one by one."""
+def _labels(prose: list[str], multiline: np.ndarray, utf8=None, in_column: np.ndarray | None = None) -> list[str]:
+    """Rules 2, 5, 6 and 7 for stripped, sampled texts (none empty), as `detect` applies them one by one.
+    `in_column[j]`, with `utf8`, is the row of the Arrow column that holds `prose[j]` as it is (-1: none)."""
     size = len(prose)
-    # One encoding for the batch, each text followed by a separator (class ".", never counted), counted by the
-    # kernel (kernels/scripts.py) or, without it, translated to the shape and counted by numpy.
-    lengths = np.fromiter(map(len, prose), np.int64, size)
-    data = ("\0".join(prose) + "\0").encode("utf-8", "surrogatepass")
-    counted = script_kernel.counts(data, lengths, _CLASSES)
+    counted = _kernel_counts(prose, utf8, in_column)
     if counted is not None:
         hangul, latin, other = counted.hangul, counted.latin, counted.other
         newlines, pairs = counted.newlines, counted.newline_pairs
-    else:
+    else:  # without the kernel: one encoding of the batch translated to the shape, counted by numpy
+        lengths = np.fromiter(map(len, prose), np.int64, size)
+        data = ("\0".join(prose) + "\0").encode("utf-8", "surrogatepass")
         shape, starts, (hangul, latin, other), newlines, pairs = _shape_counts(prose, lengths, data, multiline)
     letters = hangul + latin + other
     korean = hangul >= KO_SHARE * letters
@@ -493,6 +495,30 @@ def _labels(prose: list[str], multiline: np.ndarray) -> list[str]:
         score = _code_scores(texts, *parts, letters[scored], lines[scored])
         labels[scored[score > CODE_THRESHOLD]] = "code"
     return labels.tolist()
+
+
+def _kernel_counts(prose: list[str], utf8, in_column: np.ndarray | None) -> script_kernel.ScriptCounts | None:
+    """The counts of kernels/scripts.py (None where it does not run): the texts that the Arrow column holds as
+    they are from its bytes, the others from one encoding of them, each followed by a separator (class ".",
+    never counted)."""
+    if not script_kernel.available():
+        return None
+    at = np.flatnonzero(in_column >= 0) if utf8 is not None else np.zeros(0, np.int64)
+    from_column = script_kernel.counts_column(utf8, in_column[at], _CLASSES) if at.size else None
+    if from_column is None:  # none of them in the column (or it is no string column): all encoded
+        at = np.zeros(0, np.int64)
+    elif at.size == len(prose):
+        return from_column
+    rest = np.setdiff1d(np.arange(len(prose)), at, assume_unique=True)
+    texts = [prose[j] for j in rest.tolist()]
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+    encoded = script_kernel.counts(("\0".join(texts) + "\0").encode("utf-8", "surrogatepass"), lengths, _CLASSES)
+    if from_column is None:
+        return encoded
+    out = np.zeros((len(prose), len(script_kernel.ScriptCounts._fields)), np.int64)
+    out[at] = np.stack(from_column, axis=1)
+    out[rest] = np.stack(encoded, axis=1)
+    return script_kernel.ScriptCounts(*out.T)
 
 
 def _shape_counts(prose: list[str], lengths: np.ndarray, data: bytes, multiline: np.ndarray):

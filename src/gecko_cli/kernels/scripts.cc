@@ -43,6 +43,59 @@ struct Triple {
   }
 };
 
+// The counts of one text into out[0 .. kFields): its chars characters from p, or (kBounded) its bytes up to
+// end. Returns where it ends.
+template <bool kBounded>
+const uint8_t* count_text(const uint8_t* p, const uint8_t* end, int64_t chars, const uint8_t* classes,
+                          int64_t* out) {
+  for (int f = 0; f < kFields; ++f) out[f] = 0;
+  Triple latin('a'), hangul('h');
+  bool newline = false;        // the previous shape class was "\n"
+  bool newline_open = false;   // a "\n" that can still start a "\n\n"
+  for (int64_t k = 0; kBounded ? p < end : k < chars; ++k) {
+    const uint8_t b = *p;
+    const int size = char_size(b);
+    uint8_t c = classes[b];
+    if (b == '\r') {
+      p += size;
+      continue;
+    }
+    if (c == 'g' || c == 'j') {
+      const uint32_t cp = size == 3 ? (uint32_t(b & 0x0F) << 12) | (uint32_t(p[1] & 0x3F) << 6) | (p[2] & 0x3F) : 0;
+      const int script = mixed_script(cp);
+      if (script >= 0) ++out[script];
+    } else if (c == 'h') {
+      ++out[kHangul];
+    } else if (c == 'a') {
+      ++out[kLatin];
+    } else if (c == 'o') {
+      ++out[kOther];
+    } else if (c == 's') {
+      ++out[kSymbols];
+    }
+    if (c == '\n') {
+      ++out[kNewlines];
+      if (newline_open) {
+        ++out[kNewlinePairs];
+        newline_open = false;
+      } else {
+        newline_open = true;
+      }
+    } else {
+      newline_open = false;
+      if (c == ' ' && newline) ++out[kIndents];
+    }
+    newline = c == '\n';
+    latin.next(c);
+    hangul.next(c);
+    ++out[kSize];
+    p += size;
+  }
+  out[kLatinPairs] = latin.count;
+  out[kHangulPairs] = hangul.count;
+  return p;
+}
+
 }  // namespace
 
 extern "C" {
@@ -54,53 +107,15 @@ void gecko_script_counts(const uint8_t* data, const int64_t* chars, int64_t n, c
                          int64_t* out) {
   const uint8_t* p = data;
   for (int64_t i = 0; i < n; ++i, out += kFields) {
-    for (int f = 0; f < kFields; ++f) out[f] = 0;
-    Triple latin('a'), hangul('h');
-    bool newline = false;        // the previous shape class was "\n"
-    bool newline_open = false;   // a "\n" that can still start a "\n\n"
-    for (int64_t k = 0; k < chars[i]; ++k) {
-      const uint8_t b = *p;
-      const int size = char_size(b);
-      uint8_t c = classes[b];
-      if (b == '\r') {
-        p += size;
-        continue;
-      }
-      if (c == 'g' || c == 'j') {
-        const uint32_t cp = size == 3 ? (uint32_t(b & 0x0F) << 12) | (uint32_t(p[1] & 0x3F) << 6) | (p[2] & 0x3F) : 0;
-        const int script = mixed_script(cp);
-        if (script >= 0) ++out[script];
-      } else if (c == 'h') {
-        ++out[kHangul];
-      } else if (c == 'a') {
-        ++out[kLatin];
-      } else if (c == 'o') {
-        ++out[kOther];
-      } else if (c == 's') {
-        ++out[kSymbols];
-      }
-      if (c == '\n') {
-        ++out[kNewlines];
-        if (newline_open) {
-          ++out[kNewlinePairs];
-          newline_open = false;
-        } else {
-          newline_open = true;
-        }
-      } else {
-        newline_open = false;
-        if (c == ' ' && newline) ++out[kIndents];
-      }
-      newline = c == '\n';
-      latin.next(c);
-      hangul.next(c);
-      ++out[kSize];
-      p += size;
-    }
-    out[kLatinPairs] = latin.count;
-    out[kHangulPairs] = hangul.count;
+    p = count_text<false>(p, nullptr, chars[i], classes, out);
     p += char_size(*p);  // the separator
   }
+}
+
+// The same counts of the texts data[starts[i]:ends[i]] (the texts of an Arrow column, read in place).
+void gecko_script_counts_bounds(const uint8_t* data, const int64_t* starts, const int64_t* ends, int64_t n,
+                                const uint8_t* classes, int64_t* out) {
+  for (int64_t i = 0; i < n; ++i, out += kFields) count_text<true>(data + starts[i], data + ends[i], 0, classes, out);
 }
 
 }  // extern "C"

@@ -3,7 +3,8 @@
 `balance/langid.py` labels a batch from letters by script (Hangul, Latin, other) and, on each text's *shape*
 (one class byte per character), its line breaks, "\\n\\n" pairs, and the word pairs, code symbols and indented
 lines of its code score. In numpy that is a translation of the batch and a reduction per count; the kernel
-reads the UTF-8 bytes once.
+reads the UTF-8 bytes once: of an encoding of the texts (`counts`), or of an Arrow column in place
+(`counts_column`).
 
 It is used when it builds here (build.py: a C++ compiler is needed, once); otherwise, or with
 `GECKO_CPU_KERNELS=off`, `counts` returns None and langid counts the same in numpy
@@ -24,6 +25,7 @@ SOURCE = Path(__file__).with_name("scripts.cc")
 _P = ctypes.c_void_p
 _LIB = build.CFunctions(SOURCE, {
     "gecko_script_counts": (None, [ctypes.c_char_p, _P, ctypes.c_int64, ctypes.c_char_p, _P]),
+    "gecko_script_counts_bounds": (None, [_P, _P, _P, ctypes.c_int64, ctypes.c_char_p, _P]),
 }, "balance: language counts")
 
 
@@ -63,4 +65,27 @@ def counts(data: bytes, chars: np.ndarray, classes: bytes) -> ScriptCounts | Non
     chars = np.ascontiguousarray(chars, np.int64)
     out = np.zeros((len(chars), len(ScriptCounts._fields)), np.int64)
     _LIB.get().gecko_script_counts(data, chars.ctypes.data, len(chars), classes, out.ctypes.data)
+    return ScriptCounts(*out.T)
+
+
+def counts_column(column, rows: np.ndarray, classes: bytes) -> ScriptCounts | None:
+    """`counts` of the texts `rows` of an Arrow string column, read from its bytes in place; None when the kernel
+    is not available or the column is not a string column.
+
+    Args:
+        column: an Arrow string array or chunked array (a null is an empty text).
+        rows: the texts to count, as rows of `column`.
+        classes: as for `counts`.
+    """
+    import pyarrow as pa  # here: langid, which loads this module, is read by the configuration too
+
+    from gecko_cli.kernels.columns import text_bounds
+
+    if not (available() and pa.types.is_string(column.type)):
+        return None
+    data, starts, ends = text_bounds(column, rows)
+    out = np.zeros((len(starts), len(ScriptCounts._fields)), np.int64)
+    if len(starts):
+        _LIB.get().gecko_script_counts_bounds(data.address, starts.ctypes.data, ends.ctypes.data, len(starts),
+                                              classes, out.ctypes.data)
     return ScriptCounts(*out.T)
