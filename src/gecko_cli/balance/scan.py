@@ -16,6 +16,7 @@ from gecko_cli.balance import core
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import KEY, SCAN_META, Work
 from gecko_cli.errors import DataError
+from gecko_cli.kernels.columns import one_array
 from gecko_cli.shards import InputFile, ShardWriter, iter_records
 
 #: Fields the language detector may read besides the text (file names tell code apart).
@@ -94,7 +95,7 @@ def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
 
 def _scrubbed_column(column: pa.ChunkedArray, out: core.Outcome) -> pa.Array:
     """The text column with the scrubbed texts in place (the column holds the batch's texts)."""
-    column = column.combine_chunks()
+    column = one_array(column)
     if not out.scrubbed:
         return column
     mask = np.zeros(len(column), bool)

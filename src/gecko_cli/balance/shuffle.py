@@ -24,6 +24,7 @@ from gecko_cli import schemas
 from gecko_cli.balance import core, mixture
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import COPY, KEY, SCAN_META, Work
+from gecko_cli.kernels.columns import one_array
 from gecko_cli.shards import ShardWriter, open_shard
 
 #: Text per record batch of an output shard.
@@ -128,7 +129,7 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
     order = np.argsort(np.concatenate(keys), kind="stable")
     # the small columns: one chunk first (a take across many chunks is much slower than from one)
     rest = pa.concat_tables(parts, promote_options="default").combine_chunks().take(pa.array(order, pa.int64()))
-    ids = core.copy_id_column(rest[schemas.ID].combine_chunks(), np.concatenate(copies)[order])
+    ids = core.copy_id_column(one_array(rest[schemas.ID]), np.concatenate(copies)[order])
     rest = rest.set_column(rest.schema.get_field_index(schemas.ID), schemas.DOCS.field(schemas.ID), ids)
     schema = pa.schema([schemas.DOCS.field(schemas.TEXT), *rest.schema])
     # Written a record batch of BATCH_BYTES of text at a time: the memory of one batch is reused for the next.

@@ -14,14 +14,22 @@ class Data:
         self.address = buffer.address if buffer is not None else None
 
 
+def one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The column as one array: an array or a single chunk as it is (pyarrow's `combine_chunks` copies even
+    that), several chunks combined (a copy)."""
+    if not isinstance(column, pa.ChunkedArray):
+        return column
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def text_bounds(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> tuple[Data, np.ndarray, np.ndarray]:
     """The column's data and, per row of `rows`, where its text starts and ends in it (a null is an empty text).
-    A chunked column of several chunks is combined first (a copy).
+    A column of several chunks is combined first (a copy).
 
     Returns:
         (data, starts, ends): the data (hold it while its address is in use) and two int64 arrays.
     """
-    column = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    column = one_array(texts)
     rows = np.asarray(rows, np.int64)
     if not len(rows) or not len(column):
         return Data(None), np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)

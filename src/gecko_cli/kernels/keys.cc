@@ -55,16 +55,16 @@ void compress(uint64_t* h, const uint8_t* block, uint64_t count, bool last) {
 
 extern "C" {
 
-// keys[i] = BLAKE2b-64(salt || data[offsets[i]:offsets[i + 1]]) as a little-endian integer.
-void gecko_doc_keys(const uint8_t* salt, int64_t salt_size, const uint8_t* data, const int32_t* offsets, int64_t n,
-                    uint64_t* keys) {
+// keys[i] = BLAKE2b-64(salt || data[starts[i]:ends[i]]) as a little-endian integer.
+void gecko_doc_keys(const uint8_t* salt, int64_t salt_size, const uint8_t* data, const int64_t* starts,
+                    const int64_t* ends, int64_t n, uint64_t* keys) {
   uint8_t block[128];
   for (int64_t i = 0; i < n; ++i) {
     uint64_t h[8];
     std::memcpy(h, kIV, sizeof h);
     h[0] ^= 0x01010000ull ^ 8;  // parameter block: digest length 8, no key, fanout 1, depth 1
-    const uint8_t* parts[2] = {salt, data + offsets[i]};
-    const int64_t sizes[2] = {salt_size, int64_t(offsets[i + 1]) - offsets[i]};
+    const uint8_t* parts[2] = {salt, data + starts[i]};
+    const int64_t sizes[2] = {salt_size, ends[i] - starts[i]};
     const int64_t total = sizes[0] + sizes[1];
     int64_t fill = 0, done = 0;  // bytes in `block`, bytes compressed
     for (int part = 0; part < 2; ++part) {

@@ -17,11 +17,12 @@ import numpy as np
 import pyarrow as pa
 
 from gecko_cli.kernels import build, enabled
+from gecko_cli.kernels.columns import text_bounds
 
 SOURCE = Path(__file__).with_name("keys.cc")
 _P = ctypes.c_void_p
 _LIB = build.CFunctions(SOURCE, {
-    "gecko_doc_keys": (None, [ctypes.c_char_p, ctypes.c_int64, _P, _P, ctypes.c_int64, _P]),
+    "gecko_doc_keys": (None, [ctypes.c_char_p, ctypes.c_int64, _P, _P, _P, ctypes.c_int64, _P]),
 }, "balance: document keys")
 
 
@@ -35,12 +36,9 @@ def doc_keys(ids: pa.Array | pa.ChunkedArray, salt: bytes) -> np.ndarray | None:
     """
     if not (enabled() and pa.types.is_string(ids.type)) or ids.null_count or _LIB.get() is None:
         return None
+    data, starts, ends = text_bounds(ids, np.arange(len(ids)))
     keys = np.zeros(len(ids), np.uint64)
-    at = 0
-    for chunk in ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]:
-        if len(chunk):
-            _, offsets, data = chunk.buffers()
-            _LIB.get().gecko_doc_keys(salt, len(salt), data.address if data is not None else None,
-                                      offsets.address + 4 * chunk.offset, len(chunk), keys[at:].ctypes.data)
-        at += len(chunk)
+    if len(keys):
+        _LIB.get().gecko_doc_keys(salt, len(salt), data.address, starts.ctypes.data, ends.ctypes.data, len(keys),
+                                  keys.ctypes.data)
     return keys

@@ -21,15 +21,15 @@ const Sets kSets;
 
 extern "C" {
 
-// flags[i] = 1 when text i, data[offsets[i]:offsets[i + 1]], holds such a run, else 0.
+// flags[i] = 1 when text i, data[starts[i]:ends[i]], holds such a run, else 0.
 //
 // Such a run is 9 bytes of "0123456789 ().+-", so it covers one of every 8 bytes of the text: only those are
 // looked at, and the stretch of such bytes around one that is is searched for a byte of the first set that has
 // 8 more after it.
-void gecko_number_runs(const uint8_t* data, const int32_t* offsets, int64_t n, uint8_t* flags) {
+void gecko_number_runs(const uint8_t* data, const int64_t* starts, const int64_t* ends, int64_t n, uint8_t* flags) {
   for (int64_t i = 0; i < n; ++i) {
     flags[i] = 0;
-    const int64_t start = offsets[i], end = offsets[i + 1];
+    const int64_t start = starts[i], end = ends[i];
     for (int64_t q = start; q < end; q += 8) {
       if (!kSets.run[data[q]]) continue;
       int64_t lo = q, hi = q + 1;  // the stretch of run bytes around q: [lo, hi)

@@ -18,10 +18,11 @@ import numpy as np
 import pyarrow as pa
 
 from gecko_cli.kernels import build, enabled
+from gecko_cli.kernels.columns import text_bounds
 
 SOURCE = Path(__file__).with_name("numbers.cc")
 _P = ctypes.c_void_p
-_LIB = build.CFunctions(SOURCE, {"gecko_number_runs": (None, [_P, _P, ctypes.c_int64, _P])},
+_LIB = build.CFunctions(SOURCE, {"gecko_number_runs": (None, [_P, _P, _P, ctypes.c_int64, _P])},
                         "balance: personal data")
 
 
@@ -35,16 +36,9 @@ def candidates(texts: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """
     if not (enabled() and pa.types.is_string(texts.type)) or _LIB.get() is None:
         return None
-    chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]
+    data, starts, ends = text_bounds(texts, np.arange(len(texts)))  # a null is an empty text
     flags = np.zeros(len(texts), np.uint8)
-    at = 0
-    for chunk in chunks:
-        if len(chunk):
-            _, offsets, data = chunk.buffers()
-            _LIB.get().gecko_number_runs(data.address if data is not None else None,
-                                         offsets.address + 4 * chunk.offset, len(chunk),
-                                         flags[at:].ctypes.data)
-            if chunk.null_count:  # a null's bytes, if any, are not text
-                flags[at:at + len(chunk)][chunk.is_null().to_numpy(zero_copy_only=False)] = 0
-        at += len(chunk)
+    if len(flags):
+        _LIB.get().gecko_number_runs(data.address, starts.ctypes.data, ends.ctypes.data, len(flags),
+                                     flags.ctypes.data)
     return flags.view(bool)
