@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import gecko_cli
 from gecko_cli import startup
 
 _PROBE = (
@@ -122,3 +123,38 @@ def test_gecko_script_runs_a_command_with_the_system_pool():
     env = {k: v for k, v in os.environ.items() if k != startup.ARROW_POOL}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "system"
+
+
+_FREEZE_PROBE = (
+    "import atexit, gc, sys\n"
+    "from gecko_cli.cli import main\n"
+    "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+    "sys.argv = ['gecko', '--version']\n"
+    "try:\n    main({argv})\nexcept SystemExit:\n    pass\n"
+)
+
+
+def _freeze_probe(mode: str) -> list[str]:
+    code = _FREEZE_PROBE.format(argv="" if mode == "script" else "['--version']")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()
+
+
+def test_script_freezes_the_collector_once_its_command_is_done():
+    # The teardown then skips collecting every object still alive; the command's output comes first, intact.
+    assert _freeze_probe("script") == [f"gecko {gecko_cli.__version__}", "frozen at exit: True"]
+
+
+def test_library_call_leaves_the_collector_alone():
+    assert _freeze_probe("library") == [f"gecko {gecko_cli.__version__}", "frozen at exit: False"]
+
+
+def test_script_freezes_the_collector_after_a_failed_command_too(tmp_path):
+    code = ("import atexit, gc, sys\n"
+            "from gecko_cli.cli import main\n"
+            "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+            f"sys.argv = ['gecko', 'balance', {str(tmp_path / 'missing')!r}, {str(tmp_path / 'out')!r}]\n"
+            "main()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 1 and "not found" in out.stderr
+    assert out.stdout.strip() == "frozen at exit: True"

@@ -133,12 +133,17 @@ def error_boundary(command):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `gecko` script; `argv` given (a program calling the CLI) leaves the process as it is."""
-    if argv is None:
-        from gecko_cli.startup import skip_pandas, use_system_allocator_for_arrow
+    if argv is not None:
+        app(args=argv, prog_name="gecko")
+        return
+    from gecko_cli.startup import freeze_for_exit, skip_pandas, use_system_allocator_for_arrow
 
-        skip_pandas()
-        use_system_allocator_for_arrow()
-    app(args=argv, prog_name="gecko")
+    skip_pandas()
+    use_system_allocator_for_arrow()
+    try:
+        app(prog_name="gecko")
+    finally:
+        freeze_for_exit()
 
 
 _register()
