@@ -294,3 +294,26 @@ def test_the_command_starts_without_loading_jax_or_torch():
     code = "import sys, gecko_cli.cli; print(sorted(m for m in ('jax', 'torch', 'flax', 'transformers') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+# ------------------------------------------------------------------------------------------ what gets printed
+def test_results_and_errors_are_printed_as_they_are(capsys):
+    # A result line may quote a document: rich would take "[b]" for markup, fail on "[/b]", turn ":smile:" into
+    # an emoji.
+    from gecko_cli.console import print_error, result
+
+    line = json.dumps({"text": "see [bold]this[/bold], a closing [/b] and :smile: [link=x]y"})
+    result(line)
+    print_error("bad value [/i] in :thumbs_up: x.jsonl", hint="fix [b]it[/b]")
+    captured = capsys.readouterr()
+    assert captured.out == line + "\n"
+    assert captured.err == "error: bad value [/i] in :thumbs_up: x.jsonl\n\nhint: fix [b]it[/b]\n"
+
+
+def test_a_json_result_does_not_load_rich():
+    code = ("import sys\n"
+            "from gecko_cli.console import result\n"
+            "result('{\"a\": 1}')\n"
+            "print('rich' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ['{"a": 1}', "False"]

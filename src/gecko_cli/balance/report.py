@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from gecko_cli.balance.run import BalanceReport
 from gecko_cli.console import log, result
 from gecko_cli.units import format_bytes
+
+if TYPE_CHECKING:
+    import rich.table
 
 
 def print_report(report: BalanceReport, json_out: bool = False) -> None:
@@ -34,8 +36,10 @@ def print_report(report: BalanceReport, json_out: bool = False) -> None:
     result(f"dropped: {dropped}; personal data replaced: {pii}")
 
 
-def plan_table(stats: dict, title: str) -> Table:
+def plan_table(stats: dict, title: str) -> rich.table.Table:
     """Per language: documents and bytes (or tokens) in, after the quality rules, out; share and epochs."""
+    from rich.table import Table  # here: a --json run does without rich
+
     tokens = stats["by"] == "tokens"
     table = Table(title=title, title_justify="left")
     cols = ["lang", "docs in", "bytes in", "docs kept", "bytes kept", "docs out", "bytes out"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from rich.table import Table
-
 from gecko_cli.console import log, result
 from gecko_cli.dedup.run import DedupReport
 from gecko_cli.dedup.work import REASONS
@@ -28,6 +26,8 @@ def print_report(report: DedupReport, json_out: bool = False) -> None:
     if report.already_complete:
         log.info(f"dedup: {report.output} is already complete with these settings; nothing to do")
     docs = stats["documents"]
+    from rich.table import Table  # here: a --json run does without rich
+
     table = Table(title=f"gecko dedup -> {report.output}", title_justify="left")
     for col in ("lang", "read", "kept", "exact dup", "near dup", "empty", "bad"):
         table.add_column(col, justify="left" if col == "lang" else "right")
