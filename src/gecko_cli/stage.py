@@ -7,6 +7,7 @@ unit of a phase (an input file, a band, an output shard) writes its files atomic
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -179,15 +180,116 @@ def _clear(work: WorkDir, out: str, side_dirs: tuple[str, ...], keep: str | None
 
 
 def run_parallel(workers: int, fn, jobs: list[tuple]) -> list:
-    """Run fn(*job) for every job, in `workers` forked processes when more than one; results in job order."""
+    """Run fn(*job) for every job, in `workers` forked processes when more than one; results in job order.
+
+    Each process takes the next job as it becomes free. While it runs a job, the last steps that the job before
+    handed to `finish` (its durable writes) run on a thread of the same process: the wait for the disk overlaps
+    the next job's work. A process waits for them before it takes a job after that one, and before it returns;
+    an error there stops the run like an error in the job.
+    """
     if workers == 1 or len(jobs) <= 1:
-        return [fn(*job) for job in jobs]
+        with _finishing():
+            return [fn(*job) for job in jobs]
     from concurrent.futures import ProcessPoolExecutor  # imported here: a single-process run does without it
     from multiprocessing import get_context
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("fork"),
-                             initializer=_die_with_parent) as pool:
-        return [fut.result() for fut in [pool.submit(fn, *job) for job in jobs]]
+    global _SHARED
+    context = get_context("fork")
+    n = min(workers, len(jobs))
+    # The workers are forked from this process after _SHARED is set: they read the jobs from it, not from pickles.
+    _SHARED = (fn, jobs, context.Value("q", 0))
+    try:
+        with ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_die_with_parent) as pool:
+            done = [fut.result() for fut in [pool.submit(_take_jobs) for _ in range(n)]]
+    finally:
+        _SHARED = None
+    results: list = [None] * len(jobs)
+    for part in done:
+        for i, value in part:
+            results[i] = value
+    return results
+
+
+_SHARED: tuple | None = None  # (fn, jobs, index of the next job) of the run_parallel call in progress
+
+
+def _take_jobs() -> list[tuple[int, object]]:
+    """In a worker: run the next job until none is left; returns (index, result) of the jobs it ran."""
+    global _finisher
+    _finisher = None  # a finisher of the parent's has no thread here
+    fn, jobs, next_job = _SHARED
+    out = []
+    with _finishing():
+        while True:
+            with next_job.get_lock():
+                i = next_job.value
+                next_job.value = i + 1
+            if i >= len(jobs):
+                return out
+            try:
+                out.append((i, fn(*jobs[i])))
+            except BaseException:
+                with next_job.get_lock():  # the other workers take no new job
+                    next_job.value = len(jobs)
+                raise
+
+
+def finish(steps) -> None:
+    """Run a unit's last steps (`steps()`: the fsync and rename of its files, its done marker), on the thread
+    that `run_parallel` gives its process, else now. A unit's steps run after those of the unit before."""
+    if _finisher is None:
+        steps()
+    else:
+        _finisher.submit(steps)
+
+
+class _Finisher:
+    """One thread that runs the `finish` steps of a process's units, one unit's at a time."""
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="finish")
+        self._pending = None
+
+    def submit(self, steps) -> None:
+        self.wait()  # the unit before first: at most one unit waits, and its error stops the next
+        self._pending = self._pool.submit(steps)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown()
+
+
+_finisher: _Finisher | None = None
+
+
+@contextlib.contextmanager
+def _finishing():
+    """Units run in this block hand their `finish` steps to a thread; it waits for them all at its end."""
+    global _finisher
+    if _finisher is not None:
+        yield
+        return
+    _finisher = finisher = _Finisher()
+    try:
+        yield
+    except BaseException:
+        _finisher = None
+        try:  # the unit before keeps its finished state (a rerun skips it); the first error is the one raised
+            finisher.close()
+        except BaseException:
+            pass
+        raise
+    _finisher = None
+    finisher.close()
 
 
 def _die_with_parent() -> None:

@@ -18,6 +18,7 @@ from gecko_cli.balance.work import KEY, SCAN_META, Work
 from gecko_cli.errors import DataError
 from gecko_cli.kernels.columns import one_array
 from gecko_cli.shards import InputFile, ShardWriter, iter_records
+from gecko_cli.stage import finish
 
 #: Fields the language detector may read besides the text (file names tell code apart).
 META_FIELDS = (schemas.SOURCE, schemas.ID, "path", "filename", "file", "file_path", "ext", "extension", "language",
@@ -70,14 +71,20 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
         if work is None:  # a dry run: counts, sizes and samples for the plan, nothing written
             meta = np.concatenate(meta_parts) if meta_parts else np.zeros(0, SCAN_META)
             return {"info": stats.as_dict(), "meta": meta, "sample": dict(sample)}
-        _finish(cfg, work, f, kept_w, dropped_w, schema)
     except BaseException:
-        for w in (kept_w, dropped_w):
-            if w is not None:
-                w.abort()
+        _abort(kept_w, dropped_w)
         raise
     info = stats.as_dict()
-    work.mark_done("scan", f.index, {**info, "sample": dict(sample)})  # the sample rides on the done marker
+
+    def done() -> None:  # the sample rides on the done marker
+        try:
+            _finish(cfg, work, f, kept_w, dropped_w, schema)
+        except BaseException:
+            _abort(kept_w, dropped_w)
+            raise
+        work.mark_done("scan", f.index, {**info, "sample": dict(sample)})
+
+    finish(done)
     return info
 
 
@@ -144,6 +151,12 @@ def _take_sample(kept: pa.Table, meta: np.ndarray, sample: dict, left: dict) -> 
         if left[lang] > 0:
             sample[lang].append(text)
             left[lang] -= int(meta["nbytes"][i])
+
+
+def _abort(*writers: ShardWriter | None) -> None:
+    for w in writers:
+        if w is not None:
+            w.abort()
 
 
 def _finish(cfg, work, f, kept_w, dropped_w, schema) -> None:

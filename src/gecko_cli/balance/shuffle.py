@@ -26,6 +26,7 @@ from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import COPY, KEY, SCAN_META, Work
 from gecko_cli.kernels.columns import one_array
 from gecko_cli.shards import ShardWriter, open_shard
+from gecko_cli.stage import finish
 
 #: Text per record batch of an output shard.
 BATCH_BYTES = 8 << 20
@@ -102,8 +103,13 @@ def scatter_unit(cfg: BalanceConfig, work: Work, unit: int, plan: dict) -> None:
     bucket = (out["key"] % np.uint64(n_out)).astype(np.int64)
     order = np.lexsort((out["key"], bucket))
     offsets = np.searchsorted(bucket[order], np.arange(n_out + 1))
-    work.write_array(work.copies_file(unit), out[order])
-    work.mark_done("scatter", unit, {"offsets": offsets.tolist()})
+    data = out[order]
+
+    def done() -> None:
+        work.write_array(work.copies_file(unit), data)
+        work.mark_done("scatter", unit, {"offsets": offsets.tolist()})
+
+    finish(done)
 
 
 def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, threads: int = 1) -> None:

@@ -1,0 +1,140 @@
+"""`stage.run_parallel` and `stage.finish`: jobs in one or several processes, results in job order, each job's
+durable last steps on a thread while the next job runs, errors that stop the run."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from gecko_cli import stage
+
+
+def _square(i: int, out_dir: str) -> int:
+    with open(os.path.join(out_dir, f"ran-{i}"), "w") as fh:
+        fh.write(str(os.getpid()))
+    return i * i
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_results_come_in_job_order(tmp_path, workers):
+    jobs = [(i, str(tmp_path)) for i in range(11)]
+    assert stage.run_parallel(workers, _square, jobs) == [i * i for i in range(11)]
+    assert sorted(os.listdir(tmp_path)) == sorted(f"ran-{i}" for i in range(11))
+    pids = {(tmp_path / f"ran-{i}").read_text() for i in range(11)}
+    assert (pids == {str(os.getpid())}) == (workers == 1)
+
+
+def test_no_jobs():
+    assert stage.run_parallel(2, _square, []) == []
+
+
+def _unit(i: int, out_dir: str, log: list | None = None) -> int:
+    """A unit whose last step writes its done file; it records what was done when it started."""
+    if log is not None:
+        log.append((i, sorted(os.listdir(out_dir))))
+
+    def done():
+        with open(os.path.join(out_dir, f"done-{i}"), "w") as fh:
+            fh.write(threading.current_thread().name)
+
+    stage.finish(done)
+    return i
+
+
+def test_finish_runs_now_outside_run_parallel(tmp_path):
+    _unit(0, str(tmp_path))
+    assert (tmp_path / "done-0").read_text() == threading.current_thread().name
+
+
+def test_finish_steps_run_on_a_thread_one_unit_behind(tmp_path):
+    log: list = []
+    assert stage.run_parallel(1, _unit, [(i, str(tmp_path), log) for i in range(5)]) == list(range(5))
+    # every unit is finished when run_parallel returns, on the finishing thread
+    assert sorted(os.listdir(tmp_path)) == [f"done-{i}" for i in range(5)]
+    assert all((tmp_path / f"done-{i}").read_text().startswith("finish") for i in range(5))
+    # unit i may start while unit i - 1 is finishing, never before unit i - 2 is done
+    for i, seen in log:
+        assert {f"done-{j}" for j in range(i - 1)} <= set(seen) <= {f"done-{j}" for j in range(i)}
+
+
+def test_a_unit_runs_while_the_one_before_finishes():
+    started = [threading.Event() for _ in range(3)]
+    overlapped = []
+
+    def unit(i: int) -> int:
+        started[i].set()
+        stage.finish(lambda: overlapped.append(i + 1 == len(started) or started[i + 1].wait(10)))
+        return i
+
+    stage.run_parallel(1, unit, [(i,) for i in range(3)])
+    assert overlapped == [True, True, True]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_unit_is_finished_when_workers_return(tmp_path, workers):
+    stage.run_parallel(workers, _unit, [(i, str(tmp_path)) for i in range(9)])
+    assert sorted(os.listdir(tmp_path)) == sorted(f"done-{i}" for i in range(9))
+
+
+class DiskFull(Exception):
+    pass
+
+
+def _failing_finish(i: int, out_dir: str, bad: int) -> int:
+    time.sleep(0.005)
+
+    def done():
+        if i == bad:
+            raise DiskFull(f"unit {i}")
+        with open(os.path.join(out_dir, f"done-{i}"), "w"):
+            pass
+
+    stage.finish(done)
+    return i
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_error_in_a_finish_step_stops_the_run(tmp_path, workers):
+    with pytest.raises(DiskFull, match="unit 3"):
+        stage.run_parallel(workers, _failing_finish, [(i, str(tmp_path), 3) for i in range(40)])
+    done = {int(name.split("-")[1]) for name in os.listdir(tmp_path)}
+    if workers == 1:
+        assert done == {0, 1, 2}
+    assert 3 not in done and len(done) < 39  # the units after it were not all run
+    assert stage._finisher is None  # the next run starts without a finisher
+
+
+def test_the_last_unit_s_finish_error_is_raised(tmp_path):
+    with pytest.raises(DiskFull, match="unit 4"):
+        stage.run_parallel(1, _failing_finish, [(i, str(tmp_path), 4) for i in range(5)])
+    assert sorted(os.listdir(tmp_path)) == [f"done-{i}" for i in range(4)]
+
+
+def _slow_or_bad(i: int, out_dir: str) -> int:
+    if i == 1:
+        raise ValueError("bad input 1")
+    time.sleep(0.05)
+    with open(os.path.join(out_dir, f"ran-{i}"), "w"):
+        pass
+    return i
+
+
+def test_an_error_in_a_job_stops_the_other_workers_taking_jobs(tmp_path):
+    with pytest.raises(ValueError, match="bad input 1"):
+        stage.run_parallel(2, _slow_or_bad, [(i, str(tmp_path)) for i in range(20)])
+    assert len(os.listdir(tmp_path)) <= 3  # the jobs already running when it failed, not the 18 others
+
+
+def _fails_after_a_finish(i: int, out_dir: str) -> int:
+    if i == 2:
+        raise ValueError("bad input 2")
+    return _unit(i, out_dir)
+
+
+def test_a_job_error_leaves_the_unit_before_finished(tmp_path):
+    with pytest.raises(ValueError, match="bad input 2"):
+        stage.run_parallel(1, _fails_after_a_finish, [(i, str(tmp_path)) for i in range(4)])
+    assert sorted(os.listdir(tmp_path)) == ["done-0", "done-1"]  # a rerun skips them
