@@ -1,7 +1,5 @@
 """The `gecko balance` command: flags onto BalanceConfig, run, print the plan or the result."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

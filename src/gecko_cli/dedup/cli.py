@@ -1,7 +1,5 @@
 """The `gecko dedup` command: flags onto DedupConfig, run, print the report."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

@@ -1,7 +1,5 @@
 """The `gecko eval` command: flags onto EvalConfig, run, print the results."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

@@ -1,7 +1,5 @@
 """The `gecko inspect` command."""
 
-from __future__ import annotations
-
 import json
 from typing import Annotated
 

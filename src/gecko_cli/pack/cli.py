@@ -1,7 +1,5 @@
 """The `gecko pack` command: flags onto PackConfig, run, print the result."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

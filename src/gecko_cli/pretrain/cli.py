@@ -1,7 +1,5 @@
 """The `gecko pretrain` command: flags onto PretrainConfig, run, print the result."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

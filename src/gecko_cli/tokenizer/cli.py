@@ -1,7 +1,5 @@
 """The `gecko train-tokenizer` and `gecko tokenizer-report` commands."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer
