@@ -278,6 +278,11 @@ def test_interleaved_batches_cut_the_interleaved_texts(taken, monkeypatch):
     sizes = [p[2].nbytes - 4 * (len(p[2]) + 1) for p in pieces]
     assert all(size <= 500 + 50 for size in sizes) and len(pieces) > 1
     assert len(calls) == (0 if taken[0] > 100 else len(pieces))
+    # with buffers used again (kernels/texts.py): the same pieces, each read before the next ones are taken
+    reused = [(lo, hi, text.to_pylist()) for lo, hi, text in
+              shuffle.interleaved_batches([(a, rows_a), (b, rows_b)], order, 500, reuse=2)]
+    assert [(lo, hi) for lo, hi, _ in reused] == [(lo, hi) for lo, hi, _ in pieces]
+    assert [t for _, _, texts in reused for t in texts] == expected.to_pylist()
 
 
 def test_config_batch_plan_follows_the_registry():

@@ -4,14 +4,15 @@
 seeded random key, and write the copies' (row, copy, key) grouped by output shard (key modulo the number of
 shards), in key order within a shard. `gather`, per output shard: take that shard's copies from every scanned
 file (memory-mapped, uncompressed: only those rows are read), put them in key order and write the shard, a
-record batch of BATCH_BYTES of text at a time. Memory is bounded by one output shard's small columns and one
-record batch of texts; or, when the scanned files hold less text than the shard takes from them (documents are
-repeated), by one copy of those texts, which is then cheaper than reading each batch's rows file by file.
+record batch of BATCH_BYTES of text at a time, its texts copied by kernels/texts.py straight out of the files
+into buffers that later batches use again. Memory is bounded by one output shard's small columns and a few
+record batches of texts. Without the kernel, Arrow takes the texts: when the scanned files hold less text than
+the shard takes from them (documents are repeated), from one copy of them, which is then cheaper than reading
+each batch's rows file by file.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from gecko_cli.balance import core, mixture
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import COPY, KEY, SCAN_META, Work
 from gecko_cli.kernels.columns import one_array
+from gecko_cli.kernels.texts import TextTaker
 from gecko_cli.shards import ShardWriter, open_shard
 from gecko_cli.stage import finish
 
@@ -140,7 +142,7 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
     schema = pa.schema([schemas.DOCS.field(schemas.TEXT), *rest.schema])
     # Written a record batch of BATCH_BYTES of text at a time: the memory of one batch is reused for the next.
     with ShardWriter(cfg.output, shard, schema, threads=threads) as w:
-        for lo, hi, text in interleaved_batches(texts, order, BATCH_BYTES):
+        for lo, hi, text in interleaved_batches(texts, order, BATCH_BYTES, reuse=threads + 1):
             w.write(rest.slice(lo, hi - lo).add_column(0, schema.field(0), text))
     work.mark_done("gather", shard, w.info.as_dict())
 
@@ -162,8 +164,11 @@ def interleave_texts(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: n
 
 
 def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: np.ndarray,
-                        batch_bytes: int) -> Iterator[tuple[int, int, pa.Array]]:
+                        batch_bytes: int, reuse: int = 0) -> Iterator[tuple[int, int, pa.Array]]:
     """`interleave_texts` cut into pieces of about `batch_bytes` of text (a text is never split).
+
+    With `reuse`, the texts of a piece are copied by kernels/texts.py into one of `reuse` buffers used in turn:
+    a piece stays valid until `reuse` more pieces are taken (the caller writes each one before it holds more).
 
     Yields:
         (first, end, texts): the texts of positions first to end - 1 of the output.
@@ -172,15 +177,23 @@ def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order
     ends = np.cumsum(sizes)
     cuts = np.flatnonzero(np.diff(ends // batch_bytes, prepend=0)) + 1  # after the text that crosses a multiple
     bounds = [0, *(int(c) for c in cuts if c < len(rows)), len(rows)]
-    take = functools.partial(take_rows, columns)
-    if len(rows) and source_bytes <= min(int(ends[-1]), _MAX_COMBINED):
+    taker = TextTaker.make(columns.chunks, reuse) if reuse and len(rows) else None
+    if taker is not None:  # straight out of the columns, without combining them
+        starts = np.cumsum([0, *(len(c) for c in columns.chunks)])
+        chunk = (np.searchsorted(starts, rows, side="right") - 1).astype(np.int32)
+        local = rows - starts[chunk]
+        text_ends = np.concatenate([[0], ends])
+        take = lambda lo, hi: taker.take(chunk[lo:hi], local[lo:hi], int(text_ends[hi] - text_ends[lo]))  # noqa: E731
+    elif len(rows) and source_bytes <= min(int(ends[-1]), _MAX_COMBINED):
         # The sources hold no more text than the output takes from them (documents are repeated): one copy of
         # them, then one take per batch, costs less than reading each batch's rows chunk by chunk.
         combined = columns.combine_chunks()
-        take = lambda r: combined.take(pa.array(r, pa.int64()))  # noqa: E731
+        take = lambda lo, hi: combined.take(pa.array(rows[lo:hi], pa.int64()))  # noqa: E731
+    else:
+        take = lambda lo, hi: take_rows(columns, rows[lo:hi])  # noqa: E731
     for lo, hi in zip(bounds, bounds[1:]):
         if hi > lo:
-            yield lo, hi, take(rows[lo:hi])
+            yield lo, hi, take(lo, hi)
 
 
 def take_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
