@@ -138,3 +138,17 @@ def test_a_job_error_leaves_the_unit_before_finished(tmp_path):
     with pytest.raises(ValueError, match="bad input 2"):
         stage.run_parallel(1, _fails_after_a_finish, [(i, str(tmp_path)) for i in range(4)])
     assert sorted(os.listdir(tmp_path)) == ["done-0", "done-1"]  # a rerun skips them
+
+
+def _timed(i: int, out_dir: str) -> int:
+    with open(os.path.join(out_dir, f"{time.monotonic_ns():020d}-{i}"), "w"):
+        pass
+    time.sleep(0.1)
+    return i
+
+
+def test_the_costliest_jobs_start_first(tmp_path):
+    costs = [3.0, 1.0, 9.0, 2.0, 7.0, 5.0]
+    assert stage.run_parallel(2, _timed, [(i, str(tmp_path)) for i in range(6)], costs=costs) == list(range(6))
+    started = [int(name.split("-")[1]) for name in sorted(os.listdir(tmp_path))]
+    assert set(started[:2]) == {2, 4} and set(started[-2:]) == {1, 3}

@@ -179,10 +179,12 @@ def _clear(work: WorkDir, out: str, side_dirs: tuple[str, ...], keep: str | None
                 os.remove(path)
 
 
-def run_parallel(workers: int, fn, jobs: list[tuple]) -> list:
+def run_parallel(workers: int, fn, jobs: list[tuple], costs: list[float] | None = None) -> list:
     """Run fn(*job) for every job, in `workers` forked processes when more than one; results in job order.
 
-    Each process takes the next job as it becomes free. While it runs a job, the last steps that the job before
+    Each process takes the next job as it becomes free: the costliest first when `costs` (one per job: its
+    input's size, say) are given, so that the last jobs, which one process may run while the others wait, are
+    short. While it runs a job, the last steps that the job before
     handed to `finish` (its durable writes) run on a thread of the same process: the wait for the disk overlaps
     the next job's work. A process waits for them before it takes a job after that one, and before it returns;
     an error there stops the run like an error in the job.
@@ -196,8 +198,9 @@ def run_parallel(workers: int, fn, jobs: list[tuple]) -> list:
     global _SHARED
     context = get_context("fork")
     n = min(workers, len(jobs))
+    start = sorted(range(len(jobs)), key=lambda i: -costs[i]) if costs is not None else list(range(len(jobs)))
     # The workers are forked from this process after _SHARED is set: they read the jobs from it, not from pickles.
-    _SHARED = (fn, jobs, context.Value("q", 0))
+    _SHARED = (fn, [(i, jobs[i]) for i in start], context.Value("q", 0))
     try:
         with ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_die_with_parent) as pool:
             done = [fut.result() for fut in [pool.submit(_take_jobs) for _ in range(n)]]
@@ -210,7 +213,7 @@ def run_parallel(workers: int, fn, jobs: list[tuple]) -> list:
     return results
 
 
-_SHARED: tuple | None = None  # (fn, jobs, index of the next job) of the run_parallel call in progress
+_SHARED: tuple | None = None  # (fn, (index, job) in the order to run them, next of them) of the call in progress
 
 
 def _take_jobs() -> list[tuple[int, object]]:
@@ -226,8 +229,9 @@ def _take_jobs() -> list[tuple[int, object]]:
                 next_job.value = i + 1
             if i >= len(jobs):
                 return out
+            index, job = jobs[i]
             try:
-                out.append((i, fn(*jobs[i])))
+                out.append((index, fn(*job)))
             except BaseException:
                 with next_job.get_lock():  # the other workers take no new job
                     next_job.value = len(jobs)

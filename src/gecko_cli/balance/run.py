@@ -67,7 +67,7 @@ def _scan(cfg, work, inputs):
     if cfg.keep_dropped:
         os.makedirs(cfg.keep_dropped, exist_ok=True)
     mine = host_slice(inputs, cfg.num_hosts, cfg.host_index)
-    run_parallel(cfg.workers, scan.run_unit, [(cfg, work, f, len(inputs)) for f in mine])
+    run_parallel(cfg.workers, scan.run_unit, [(cfg, work, f, len(inputs)) for f in mine], costs=[f.size for f in mine])
 
 
 def _plan(cfg, work, inputs):
@@ -87,7 +87,7 @@ def _scatter(cfg, work, inputs):
     work.require("plan", [None], "scatter")
     plan = shuffle.read_plan(work)
     mine = host_slice(inputs, cfg.num_hosts, cfg.host_index)
-    run_parallel(cfg.workers, shuffle.scatter_unit, [(cfg, work, f.index, plan) for f in mine])
+    run_parallel(cfg.workers, shuffle.scatter_unit, [(cfg, work, f.index, plan) for f in mine], costs=[f.size for f in mine])
 
 
 def _gather(cfg, work, inputs):
