@@ -70,6 +70,27 @@ def test_writes_a_zstd_arrow_ipc_file(tmp_path):
     assert ZSTD_MAGIC in (tmp_path / "shard-00003.arrow").read_bytes()
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_each_write_starts_the_disk_writes_of_the_file_so_far(tmp_path, monkeypatch, threads):
+    # sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) after each write: close's fsync then waits for little
+    from gecko_cli.shards import writer
+
+    if writer._SYNC_FILE_RANGE is None:
+        pytest.skip("no sync_file_range here (Linux only)")
+    calls = []
+    real = writer._SYNC_FILE_RANGE
+    monkeypatch.setattr(writer, "_SYNC_FILE_RANGE", lambda *args: calls.append(args) or real(*args))
+    table = docs_table(30)
+    w = ShardWriter(str(tmp_path), 0, table.schema, threads=threads)
+    w.write(table.slice(0, 10))
+    w.write(table.slice(0, 0))  # nothing written, nothing to start
+    w.write(table.slice(10))
+    fd = w._sink.fileno()
+    w.close()
+    assert calls == [(fd, 0, 0, 2), (fd, 0, 0, 2)]
+    assert open_shard(str(tmp_path / "shard-00000.arrow")).read_all().equals(table)
+
+
 def test_compression_shrinks_repetitive_text(tmp_path):
     table = pa.table({"text": ["the same sentence again and again. " * 200] * 50})
     with ShardWriter(str(tmp_path), 0, table.schema) as w:
