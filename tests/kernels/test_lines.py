@@ -74,8 +74,13 @@ def test_random_breaks_spaces_and_letters(seed):
 
 def test_lines_that_differ_only_past_eight_bytes_or_in_length_are_distinct():
     texts = ["abcdefgh1\nabcdefgh2\nabcdefgh1", "abcdefgh\nabcdefgh\x00\nabcdefgh", "x\n x \nx\t\n\u3000x"]
+    # lines hashed 16 bytes at a time in two lanes, then 8, then the rest: a difference in each part counts
+    base = "0123456789abcdef" * 3
+    for at in range(len(base)):
+        changed = base[:at] + "#" + base[at + 1:]
+        texts.append(f"{base}\n{changed}\n{base}\n{changed[:at + 1]}\n{base[:at + 1]}")
     got = lines.stats(texts)
-    assert got.distinct.tolist() == [2, 2, 1]
+    assert got.distinct.tolist() == [2, 2, 1] + [4] * (len(base) - 1) + [2]  # the last: a whole line changed
     _same(texts)
 
 

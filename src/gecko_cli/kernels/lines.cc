@@ -41,9 +41,20 @@ inline int decode(const uint8_t* p, uint32_t* cp) {
   return 4;
 }
 
+// Two lanes of 8 bytes, hashed apart then together: a lane's multiply waits for the one before it.
 inline uint64_t hash_bytes(const uint8_t* p, int64_t n) {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ uint64_t(n);
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ uint64_t(n), g = 0xD6E8FEB86659FD93ull;
   int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    uint64_t v, w;
+    std::memcpy(&v, p + i, 8);
+    std::memcpy(&w, p + i + 8, 8);
+    h = (h ^ v) * 0xBF58476D1CE4E5B9ull;
+    g = (g ^ w) * 0x94D049BB133111EBull;
+    h ^= h >> 29;
+    g ^= g >> 32;
+  }
+  h ^= g * 0xBF58476D1CE4E5B9ull;
   for (; i + 8 <= n; i += 8) {
     uint64_t w;
     std::memcpy(&w, p + i, 8);
@@ -71,25 +82,52 @@ struct Stops {
 };
 const Stops kStops;
 
-// The stripped lines of text [p, end). A line is found by a scan for its break that rarely branches, then
-// stripped by decoding its ends only; its characters are the bytes that are not continuation bytes.
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighs = 0x8080808080808080ull;
+
+// Whether any byte of w is below 0x20 (a break is one of them), or is C2 or E2 (they lead U+0085, U+2028/9).
+inline bool may_break(uint64_t w) {
+  const uint64_t c2 = w ^ (kOnes * 0xC2), e2 = w ^ (kOnes * 0xE2);
+  return (((w - kOnes * 0x20) & ~w) | ((c2 - kOnes) & ~c2) | ((e2 - kOnes) & ~e2)) & kHighs;
+}
+
+// The bytes of w that start a code point (are not continuation bytes 10xxxxxx).
+inline int lead_bytes(uint64_t w) { return 8 - __builtin_popcountll(w & ~(w << 1) & kHighs); }
+
+// The stripped lines of text [p, end). A line's break is looked for 8 bytes at a time (most words of 8 bytes
+// hold none), counting the characters on the way; the line is then stripped by decoding its ends only, less
+// the characters stripped; its characters are the bytes that are not continuation bytes.
 void split(const uint8_t* p, const uint8_t* end, std::vector<Line>* lines) {
   lines->clear();
   const uint8_t* base = p;
   while (p < end) {
     const uint8_t* q = p;
     int brk = 0;  // bytes of the break at q (0 at the end of the text)
-    for (; q < end; ++q) {
-      if (!kStops.at[*q]) continue;
-      if (*q < 0x80) {
-        brk = (*q == 0x0D && q + 1 < end && q[1] == 0x0A) ? 2 : 1;
-        break;
+    int64_t chars = 0;  // code points of [p, q)
+    for (;;) {
+      while (q + 8 <= end) {
+        uint64_t w;
+        std::memcpy(&w, q, 8);
+        if (may_break(w)) break;
+        chars += lead_bytes(w);
+        q += 8;
       }
-      if (*q == 0xC2 ? (q + 1 < end && q[1] == 0x85)
-                     : (q + 2 < end && q[1] == 0x80 && (q[2] == 0xA8 || q[2] == 0xA9))) {
-        brk = *q == 0xC2 ? 2 : 3;
-        break;
+      const uint8_t* stop = q + 8 <= end ? q + 8 : end;
+      for (; q < stop; ++q) {
+        if (kStops.at[*q]) {
+          if (*q < 0x80) {
+            brk = (*q == 0x0D && q + 1 < end && q[1] == 0x0A) ? 2 : 1;
+            break;
+          }
+          if (*q == 0xC2 ? (q + 1 < end && q[1] == 0x85)
+                         : (q + 2 < end && q[1] == 0x80 && (q[2] == 0xA8 || q[2] == 0xA9))) {
+            brk = *q == 0xC2 ? 2 : 3;
+            break;
+          }
+        }
+        chars += (*q & 0xC0) != 0x80;
       }
+      if (brk || q >= end) break;
     }
     const uint8_t* a = p;
     const uint8_t* z = q;
@@ -98,6 +136,7 @@ void split(const uint8_t* p, const uint8_t* end, std::vector<Line>* lines) {
       const int n = decode(a, &c);
       if (!is_space(c)) break;
       a += n;
+      --chars;
     }
     while (z > a) {
       const uint8_t* y = z - 1;
@@ -105,9 +144,8 @@ void split(const uint8_t* p, const uint8_t* end, std::vector<Line>* lines) {
       decode(y, &c);
       if (!is_space(c)) break;
       z = y;
+      --chars;
     }
-    int64_t chars = 0;
-    for (const uint8_t* x = a; x < z; ++x) chars += (*x & 0xC0) != 0x80;
     lines->push_back(Line{a - base, z - a, chars, hash_bytes(a, z - a)});
     p = q + brk;
   }
