@@ -389,7 +389,11 @@ def code_from_meta_columns(meta: Mapping[str, Sequence], size: int) -> np.ndarra
                 import pyarrow.compute as pc
 
                 maybe = pc.match_substring_regex(values, _MAYBE_FILE)  # one pass of RE2 over the column
-                rows = np.flatnonzero(maybe.fill_null(False).to_numpy(zero_copy_only=False))
+                if maybe.null_count:
+                    maybe = maybe.fill_null(False)
+                rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+                if not rows.size:  # the common case: ids and sources that name no file
+                    continue
                 candidates = values.take(rows).to_pylist()
             else:
                 rows = np.flatnonzero([type(v) is str and ("." in v or v[-4:] in _FILE_ENDS) for v in values])
