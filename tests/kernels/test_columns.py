@@ -3,6 +3,7 @@
 import numpy as np
 import pyarrow as pa
 
+from gecko_cli.kernels import columns
 from gecko_cli.kernels.columns import one_array, text_bounds
 
 
@@ -22,3 +23,22 @@ def test_text_bounds_of_rows_slices_and_nulls():
     raw = data.buffer.to_pybytes()
     assert [raw[s:e].decode() for s, e in zip(starts, ends)] == ["abc", "가나", ""]
     assert text_bounds(column, np.zeros(0, np.int64))[1].tolist() == []
+
+
+def test_filter_rows_is_arrows_table_filter():
+    rng = np.random.default_rng(0)
+    n = 300
+    texts = [None if i % 37 == 0 else "가나" * (i % 5) + str(i) for i in range(n)]
+    table = pa.table({
+        "text": pa.chunked_array([pa.array(texts[:100]), pa.array(texts[100:250]), pa.array(texts[250:])]),
+        "n": pa.array(range(n), pa.int64()),
+        "tags": pa.array([[str(i)] * (i % 3) for i in range(n)]),
+        "big": pa.array(texts, pa.large_string()),
+    })
+    for keep in (rng.random(n) > 0.3, np.zeros(n, bool), np.ones(n, bool), np.arange(n) % 2 == 0):
+        got = columns.filter_rows(table, keep)
+        assert got.schema == table.schema
+        assert got.equals(table.filter(pa.array(keep)))
+    assert columns.filter_rows(table, np.ones(n, bool)) is table  # nothing to drop: no copy
+    empty = table.slice(0, 0)
+    assert columns.filter_rows(empty, np.zeros(0, bool)).num_rows == 0

@@ -16,7 +16,7 @@ from gecko_cli.balance import core
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import KEY, SCAN_META, Work
 from gecko_cli.errors import DataError
-from gecko_cli.kernels.columns import one_array
+from gecko_cli.kernels.columns import filter_rows, one_array
 from gecko_cli.shards import InputFile, ShardWriter, iter_records
 from gecko_cli.stage import finish
 
@@ -48,8 +48,7 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
             sizes = pc.binary_length(texts).to_numpy(zero_copy_only=False)
             stats.add(table, out, codes, keep, sizes)
             kept = _with_columns(table, texts, codes)
-            if not keep.all():  # a filter copies every text, even when it keeps them all
-                kept = kept.filter(pa.array(keep))
+            kept = filter_rows(kept, keep)  # (as it is when it keeps them all: a filter copies every text)
             meta = np.zeros(kept.num_rows, dtype=SCAN_META)
             meta["lang"] = codes[keep]
             meta["nbytes"] = sizes[keep]

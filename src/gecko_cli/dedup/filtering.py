@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 from gecko_cli import schemas
 from gecko_cli.dedup.config import DedupConfig
 from gecko_cli.dedup.work import KEPT, REASONS, IdStore, Work, schema_from_text
+from gecko_cli.kernels.columns import filter_rows
 from gecko_cli.shards import InputFile, ShardWriter, iter_records
 
 
@@ -61,7 +62,7 @@ def run_unit(cfg: DedupConfig, work: Work, f: InputFile, counts: list[int]) -> N
             d = decisions[batch.start: batch.start + len(batch)]
             table = batch.table
             keep = d["reason"] == KEPT
-            kept.write(table.filter(pa.array(keep)))
+            kept.write(filter_rows(table, keep))
             if dropped is not None and not keep.all():
                 dropped.write(_dropped_rows(table, d, ~keep, batch.bad, ids))
             groups.append(_tally(table, d["reason"], batch.bad))

@@ -22,6 +22,16 @@ def one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
+def filter_rows(table: pa.Table, keep: np.ndarray) -> pa.Table:
+    """The rows of `table` where `keep` (a bool per row) is True: the same table as `table.filter(keep)`, filtered
+    a column at a time. Arrow's Table.filter takes the rows of its string columns one by one: on the documents of
+    the sample corpus, in batches of 2,048, it took 61 ms where filtering each column took 6 ms."""
+    if keep.all():
+        return table
+    mask = pa.array(np.asarray(keep, bool))
+    return pa.table([column.filter(mask) for column in table.columns], schema=table.schema)
+
+
 def text_bounds(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> tuple[Data, np.ndarray, np.ndarray]:
     """The column's data and, per row of `rows`, where its text starts and ends in it (a null is an empty text).
     A column of several chunks is combined first (a copy).

@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from gecko_cli import schemas
+from gecko_cli.kernels.columns import filter_rows
 from gecko_cli.pack import core
 from gecko_cli.pack.config import PackConfig
 from gecko_cli.pack.work import ROW_META, SPLITS, TokenizerInfo, Work
@@ -70,7 +71,7 @@ def run_unit(cfg: PackConfig, work: Work, f: InputFile, info: TokenizerInfo) -> 
                               want_table=True):
         good = np.array([t is not None for t in batch.texts], dtype=bool)
         bad += int((~good).sum())
-        table = batch.table.filter(good)
+        table = filter_rows(batch.table, good)
         texts = [t for t in batch.texts if t is not None]
         val = np.array([is_heldout(i, cfg.val_fraction, cfg.seed) if cfg.val_fraction else False
                         for i, ok in zip(batch.ids, good) if ok], dtype=bool)
