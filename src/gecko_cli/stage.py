@@ -69,7 +69,8 @@ class WorkDir:
             )
 
     def write_array(self, path: str, arr: np.ndarray) -> None:
-        write_bytes_atomic(path, np.ascontiguousarray(arr).tobytes())
+        flat = np.ascontiguousarray(arr).reshape(-1)  # its bytes as they are, without a copy
+        write_bytes_atomic(path, memoryview(flat.view(np.uint8)) if flat.size else b"")
 
     def any_done(self) -> bool:
         """Whether a run got as far as finishing some unit (else it may restart with other settings)."""

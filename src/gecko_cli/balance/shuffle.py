@@ -98,14 +98,13 @@ def scatter_unit(cfg: BalanceConfig, work: Work, unit: int, plan: dict) -> None:
         if threshold >= 0:
             n += (meta["lang"] == code) & (meta["key"] <= np.uint64(threshold))
     rows = np.repeat(np.arange(len(meta)), n)
-    out = np.zeros(len(rows), dtype=COPY)
-    out["row"] = rows
-    out["copy"] = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)
-    out["key"] = core.copy_keys(meta["key"][rows], out["copy"])
-    bucket = (out["key"] % np.uint64(n_out)).astype(np.int64)
-    order = np.lexsort((out["key"], bucket))
+    copy = (np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)).astype(np.int32)
+    key = core.copy_keys(meta["key"][rows], copy)
+    bucket = (key % np.uint64(n_out)).astype(np.int64)
+    order = np.lexsort((key, bucket))
     offsets = np.searchsorted(bucket[order], np.arange(n_out + 1))
-    data = out[order]
+    data = np.empty(len(rows), dtype=COPY)  # put in order field by field: a take of whole records is slow
+    data["row"], data["copy"], data["key"] = rows[order], copy[order], key[order]
 
     def done() -> None:
         work.write_array(work.copies_file(unit), data)

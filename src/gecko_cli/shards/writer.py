@@ -118,7 +118,7 @@ class ShardWriter:
             self.close()
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
+def write_bytes_atomic(path: str, data: bytes | memoryview) -> None:
     """Write a whole file under a temporary name and rename it into place."""
     tmp = f"{path}{_TMP}{os.getpid()}"
     try:
