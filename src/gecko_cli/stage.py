@@ -185,10 +185,10 @@ def run_parallel(workers: int, fn, jobs: list[tuple], costs: list[float] | None 
 
     Each process takes the next job as it becomes free: the costliest first when `costs` (one per job: its
     input's size, say) are given, so that the last jobs, which one process may run while the others wait, are
-    short. While it runs a job, the last steps that the job before
-    handed to `finish` (its durable writes) run on a thread of the same process: the wait for the disk overlaps
-    the next job's work. A process waits for them before it takes a job after that one, and before it returns;
-    an error there stops the run like an error in the job.
+    short. While it runs a job, the last steps that the job before handed to `finish` (its durable writes) run
+    on a thread of the same process: the wait for the disk overlaps the next job's work. A process waits for
+    them before it takes a job after that one, and before it returns; an error there stops the run like an
+    error in the job.
     """
     if workers == 1 or len(jobs) <= 1:
         with _finishing():

@@ -2,9 +2,9 @@
 
 The gather of `gecko balance` writes an output shard a record batch at a time, each batch's texts taken from
 the scanned files' columns (memory-mapped) in shuffled order. Arrow's take would first combine the columns (a
-copy of every text) and give each batch new memory, which the kernel has to zero and map page by page. Here a
-kernel copies each batch's texts straight out of the columns into one of a few buffers that later batches use
-again.
+copy of every text) and give each batch new memory, which the operating system has to zero and map page by
+page. Here a kernel copies each batch's texts straight out of the columns into one of a few buffers that later
+batches use again.
 
 It is used when it builds here (build.py: a C++ compiler is needed, once) and every column is a string array
 without nulls; otherwise, or with `GECKO_CPU_KERNELS=off`, `TextTaker.make` returns None and Arrow takes the
@@ -35,9 +35,9 @@ class TextTaker:
     def __init__(self, arrays: list[pa.Array], buffers: int):
         self._arrays = arrays  # kept alive while their addresses are in use
         self._lengths = np.array([len(a) for a in arrays], np.int64)
-        self._offsets = np.array([a.buffers()[1].address + 4 * a.offset for a in arrays], np.uintp)
-        self._data = np.array([a.buffers()[2].address if a.buffers()[2] is not None else 0 for a in arrays],
-                              np.uintp)
+        # (an array of no rows may have no buffers: its address is never read)
+        self._offsets = np.array([_address(a, 1) + 4 * a.offset for a in arrays], np.uintp)
+        self._data = np.array([_address(a, 2) for a in arrays], np.uintp)
         self._ring: list[tuple[np.ndarray, np.ndarray] | None] = [None] * max(buffers, 1)
         self._turn = 0
 
@@ -78,3 +78,8 @@ class TextTaker:
             raise ValueError(f"the texts taken hold {written} bytes, not the {nbytes} expected")
         return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets[:n + 1]),
                                                       pa.py_buffer(data[:nbytes])])
+
+
+def _address(array: pa.Array, buffer: int) -> int:
+    found = array.buffers()[buffer]
+    return found.address if found is not None else 0
