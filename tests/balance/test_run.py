@@ -249,3 +249,23 @@ def test_unfinished_train_tokenizer_folder_is_refused(clean, tmp_path):
     assert not (tmp_path / "m").exists()
     (tmp_path / "tok" / "manifest.json").write_text(json.dumps({"stage": "train-tokenizer", "shards": []}))
     assert run(cfg).complete
+
+
+@pytest.mark.parametrize("held", ["none", "first", "all"])
+def test_kept_metadata_held_between_phases_or_not_gives_the_same_output(clean, tmp_path, monkeypatch, held):
+    from gecko_cli.balance.work import SCAN_META, Work
+
+    reference = str(tmp_path / "reference")
+    run(BalanceConfig(input=clean, output=reference, shard_bytes=800, apply_rules=False))
+    first = SCAN_META.itemsize * len(_docs()[::2])  # what a.jsonl's documents take (all are kept)
+    monkeypatch.setattr(Work, "META_CACHE_BYTES", {"none": 0, "first": first, "all": 1 << 20}[held])
+    reads = []
+    real = Work._read_meta
+    monkeypatch.setattr(Work, "_read_meta", lambda self, unit: reads.append(unit) or real(self, unit))
+    out = str(tmp_path / "out")
+    run(BalanceConfig(input=clean, output=out, shard_bytes=800, apply_rules=False))
+    names = sorted(os.listdir(reference))
+    assert names == sorted(os.listdir(out))
+    assert all(filecmp.cmp(os.path.join(reference, n), os.path.join(out, n), shallow=False) for n in names)
+    # the plan reads each scanned file's metadata, scatter again only what was not held
+    assert sorted(reads) == {"none": [0, 0, 1, 1], "first": [0, 1, 1], "all": [0, 1]}[held]

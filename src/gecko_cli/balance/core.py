@@ -85,14 +85,17 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
         elif rule_cfg is not None and lang != "other":
             judged.append(i)
     if judged:
-        for i, reason in zip(judged, rules.check_batch([texts[i] for i in judged], [langs[i] for i in judged],
+        every = len(judged) == size  # the common case: no copies of the lists
+        for i, reason in zip(judged, rules.check_batch(texts if every else [texts[i] for i in judged],
+                                                       langs if every else [langs[i] for i in judged],
                                                        rule_cfg, utf8, judged)):
             reasons[i] = reason
     out = Outcome(langs, reasons, list(texts))
     if scrub:
         kept = [i for i, reason in enumerate(reasons) if reason is None]
         numbers = number_kernel.candidates(utf8) if utf8 is not None else None
-        changed, out.pii = pii.scrub_batch([texts[i] for i in kept], None if numbers is None else numbers[kept])
+        chosen = texts if len(kept) == size else [texts[i] for i in kept]
+        changed, out.pii = pii.scrub_batch(chosen, None if numbers is None else numbers[kept])
         for j, text in changed.items():
             out.texts[kept[j]] = text
         out.scrubbed = sorted(kept[j] for j in changed)

@@ -26,8 +26,14 @@ COPY = np.dtype([("row", "<i8"), ("copy", "<i4"), ("key", "<u8")])
 class Work(WorkDir):
     """The work folder of one balance output."""
 
+    #: The most bytes of SCAN_META kept in memory between the phases of one run (the plan reads every file's,
+    #: then scatter each file's again): 256 MB, the documents of about 15 million.
+    META_CACHE_BYTES = 256 << 20
+
     def __init__(self, out_dir: str):
         super().__init__(out_dir, ("scan", "plan", "scatter", "gather"), "balance")
+        self._meta: dict[int, np.ndarray] = {}
+        self._meta_bytes = 0
 
     def kept_dir(self) -> str:
         return self.path("scan", "")
@@ -39,7 +45,17 @@ class Work(WorkDir):
         return self.path("scan", f"sample-{unit:05d}.json")
 
     def meta(self, unit: int) -> np.ndarray:
-        """SCAN_META of the documents a scanned file kept, from the columns of its shard of survivors."""
+        """SCAN_META of the documents a scanned file kept, from the columns of its shard of survivors (kept in
+        memory for the next call while they fit in META_CACHE_BYTES; a scanned file does not change)."""
+        if unit in self._meta:
+            return self._meta[unit]
+        meta = self._read_meta(unit)
+        if self._meta_bytes + meta.nbytes <= self.META_CACHE_BYTES:
+            self._meta[unit] = meta
+            self._meta_bytes += meta.nbytes
+        return meta
+
+    def _read_meta(self, unit: int) -> np.ndarray:
         path = self.kept_file(unit)
         if os.path.exists(self.meta_file(unit)):  # a scan by an earlier version, which wrote them apart
             return memmap(self.meta_file(unit), SCAN_META)
