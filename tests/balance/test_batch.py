@@ -183,15 +183,21 @@ def test_detect_batch_reads_meta_columns_as_detect_reads_meta(texts):
 
 
 # ------------------------------------------------------------------------------------------- the scrubber
-@pytest.mark.parametrize("prefiltered", [False, True], ids=["all", "runs"])
+@pytest.mark.parametrize("prefiltered", ["all", "runs", "spans"])
 def test_scrub_batch_is_scrub(texts, prefiltered):
-    # "runs": only the texts whose bytes hold a run of digits and separators are searched for numbers
-    numbers = number_kernel.candidates(utf8(texts)) if prefiltered else None
-    assert (numbers is not None) == prefiltered and (numbers is None or 0 < numbers.sum() < len(texts) / 2)
+    # "runs": only the texts whose bytes hold a run of digits and separators are searched for numbers; "spans":
+    # the runs themselves are found in the bytes (kernels/numbers.py run_spans)
+    numbers = number_kernel.candidates(utf8(texts)) if prefiltered != "all" else None
+    assert numbers is None or 0 < numbers.sum() < len(texts) / 2
     for size in (len(texts), 1, 5):
         changed, total = {}, Counter()
         for k in range(0, len(texts), size):
-            c, t = pii.scrub_batch(texts[k:k + size], None if numbers is None else numbers[k:k + size])
+            runs = None
+            if prefiltered == "spans":
+                flagged = np.flatnonzero(numbers[k:k + size])
+                which, start, end = number_kernel.run_spans(utf8(texts[k:k + size]), flagged)
+                runs = (flagged[which], start, end)
+            c, t = pii.scrub_batch(texts[k:k + size], None if numbers is None else numbers[k:k + size], runs)
             changed.update({k + i: v for i, v in c.items()})
             total.update(t)
         expected_total = Counter()

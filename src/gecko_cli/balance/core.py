@@ -95,7 +95,13 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
         kept = [i for i, reason in enumerate(reasons) if reason is None]
         numbers = number_kernel.candidates(utf8) if utf8 is not None else None
         chosen = texts if len(kept) == size else [texts[i] for i in kept]
-        changed, out.pii = pii.scrub_batch(chosen, None if numbers is None else numbers[kept])
+        runs = None
+        if numbers is not None:  # the runs of digits of the texts that have some, found in their bytes too
+            numbers = numbers[kept]
+            flagged = np.flatnonzero(numbers)
+            spans = number_kernel.run_spans(utf8, np.asarray(kept, np.int64)[flagged])
+            runs = None if spans is None else (flagged[spans[0]], spans[1], spans[2])
+        changed, out.pii = pii.scrub_batch(chosen, numbers, runs)
         for j, text in changed.items():
             out.texts[kept[j]] = text
         out.scrubbed = sorted(kept[j] for j in changed)

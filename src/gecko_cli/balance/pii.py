@@ -16,7 +16,7 @@ import datetime
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
 
 import numpy as np
@@ -147,22 +147,24 @@ def _free(text: str, start: int, end: int) -> bool:
     return end == len(text) or not (text[end] in _RIGHT_STOP or (text[end] in ".," and text[end + 1:end + 2].isdigit()))
 
 
-def _candidates(text: str, run: re.Match) -> list[tuple[int, int, str | None]]:
-    """(start, end, kind or None) of each candidate in a run of digits and separators."""
-    r = run.group()
+def _candidates(text: str, run_start: int, run_end: int) -> list[tuple[int, int, str | None]]:
+    """(start, end, kind or None) of each candidate in a run of digits and separators, text[run_start:run_end]."""
+    r = text[run_start:run_end]
     if r.isdigit():  # most runs in code are plain numbers: judged without the slow regex
-        return [(run.start(), run.end(), _bare(r))] if 9 <= len(r) <= 19 else []
+        return [(run_start, run_end, _bare(r))] if 9 <= len(r) <= 19 else []
     if len(r) - sum(map(r.count, " ().+-")) < _MIN_DIGITS:
         return []
     # Two characters past the run let _END see what follows it; no shape can reach into them.
     return [(m.start(), m.end(), _VALIDATORS[m.lastgroup](m.group()))
-            for m in _NUMBER.finditer(text, run.start(), min(run.end() + 2, len(text)))]
+            for m in _NUMBER.finditer(text, run_start, min(run_end + 2, len(text)))]
 
 
-def _numbers(text: str, found: dict[str, int]) -> str:
+def _numbers(text: str, found: dict[str, int], runs: Iterable[tuple[int, int]] | None = None) -> str:
+    """The text with its numbers replaced, counted into `found`; `runs`, when given, are the (start, end) of the
+    matches of _RUN in it (all that _candidates does not drop at once), else they are searched for."""
     pieces, pos = [], 0
-    for run in _RUN.finditer(text):
-        for start, end, kind in _candidates(text, run):
+    for run_start, run_end in runs if runs is not None else (m.span() for m in _RUN.finditer(text)):
+        for start, end, kind in _candidates(text, run_start, run_end):
             if kind is not None and _free(text, start, end):
                 found[kind] = found.get(kind, 0) + 1
                 pieces += (text[pos:start], PLACEHOLDERS[kind])
@@ -190,13 +192,17 @@ def scrub(text: str) -> tuple[str, dict[str, int]]:
     return text, found
 
 
-def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None) -> tuple[dict[int, str], Counter]:
+def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None,
+                runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[dict[int, str], Counter]:
     """`scrub` of a batch of texts at once: the same results, with one search for numbers over the batch.
 
     Args:
         texts: the documents.
         numbers: a bool per text, False where it holds no run that `_RUN` could match (found from the UTF-8
             bytes by kernels/numbers.py): those texts are not searched for numbers. None searches them all.
+        runs: the matches of `_RUN` in the texts, found in their UTF-8 bytes by kernels/numbers.py `run_spans`
+            (which, start, end: a text's index and where in it), with `numbers`: then no text is searched for
+            them, but those whose e-mail addresses were replaced.
 
     Returns:
         The scrubbed text of each document that changed, by its index (the others are clean), and how many of
@@ -211,6 +217,20 @@ def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None) -> tupl
         if found:
             texts[i] = changed[i] = out
             total.update(found)
+    if runs is not None and numbers is not None:  # numbers at the runs found, text by text
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for i, start, end in zip(*(a.tolist() for a in runs)):
+            spans.setdefault(i, []).append((start, end))
+        moved = [i for i in changed if numbers[i]]  # replaced e-mail addresses moved the runs: searched again
+        for i in moved:
+            spans.pop(i, None)
+        for i, where in [*spans.items(), *((i, None) for i in moved)]:
+            found = {}
+            out = _numbers(texts[i], found, where)
+            if found:
+                texts[i] = changed[i] = out
+                total.update(found)
+        return changed, total
     # Numbers: one search over the texts joined by newlines. A run, a candidate and the characters `_free`
     # reads around it never include a newline, and a newline stands where a text begins or ends. (Replacing an
     # e-mail address inserts no digit or separator, so it makes no new run.)
@@ -223,7 +243,7 @@ def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None) -> tupl
     np.cumsum(np.fromiter(map(len, chosen[:-1]), np.int64, len(chosen) - 1) + 1, out=starts[1:])
     hits: dict[int, list[tuple[int, int, str]]] = {}
     for run in _RUN.finditer(joined):
-        for start, end, kind in _candidates(joined, run):
+        for start, end, kind in _candidates(joined, *run.span()):
             if kind is not None and _free(joined, start, end):
                 hits.setdefault(int(np.searchsorted(starts, start, side="right")) - 1, []).append((start, end, kind))
     for j, found_here in hits.items():

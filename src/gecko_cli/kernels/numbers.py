@@ -22,8 +22,10 @@ from gecko_cli.kernels.columns import text_bounds
 
 SOURCE = Path(__file__).with_name("numbers.cc")
 _P = ctypes.c_void_p
-_LIB = build.CFunctions(SOURCE, {"gecko_number_runs": (None, [_P, _P, _P, ctypes.c_int64, _P])},
-                        "balance: personal data")
+_LIB = build.CFunctions(SOURCE, {
+    "gecko_number_runs": (None, [_P, _P, _P, ctypes.c_int64, _P]),
+    "gecko_number_run_spans": (ctypes.c_int64, [_P, _P, _P, ctypes.c_int64, _P, _P, _P, _P, ctypes.c_int64]),
+}, "balance: personal data")
 
 
 def candidates(texts: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
@@ -42,3 +44,28 @@ def candidates(texts: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
         _LIB.get().gecko_number_runs(data.address, starts.ctypes.data, ends.ctypes.data, len(flags),
                                      flags.ctypes.data)
     return flags.view(bool)
+
+
+def run_spans(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The matches of pii._RUN in the texts at `rows`, as re.finditer finds them in each, less those that
+    pii._candidates drops at once (runs of digits only shorter than 9 or longer than 19, runs with separators
+    and fewer than 8 digits); None when the kernel is not available here or the column is not a string column.
+
+    Returns:
+        (which, start, end): per match, its text (an index into `rows`) and where it starts and ends in that
+        text, in characters; in order of text, then of start.
+    """
+    if not (enabled() and pa.types.is_string(texts.type)) or _LIB.get() is None:
+        return None
+    rows = np.asarray(rows, np.int64)
+    data, starts, ends = text_bounds(texts, rows)  # a null is an empty text
+    capacity = max(int((ends - starts).sum()) // 64, 1024)
+    while True:
+        which, start, end = (np.empty(capacity, np.int64) for _ in range(3))
+        kind = np.empty(capacity, np.uint8)
+        found = _LIB.get().gecko_number_run_spans(data.address, starts.ctypes.data, ends.ctypes.data, len(rows),
+                                                  which.ctypes.data, start.ctypes.data, end.ctypes.data,
+                                                  kind.ctypes.data, capacity) if len(rows) else 0
+        if found >= 0:
+            return which[:found], start[:found], end[:found]
+        capacity *= 4  # more matches than room: again, with more
