@@ -327,3 +327,15 @@ def test_command_modules_keep_their_annotations_evaluated():
     assert len(modules) == 9
     for module in modules:
         assert "annotations" not in vars(module), module.__name__  # what the __future__ import binds
+
+
+def test_a_command_run_loads_only_its_own_stage():
+    # typer reads the options of every command it has at each start: `gecko CMD` registers CMD alone
+    code = ("import atexit, sys\n"
+            "from gecko_cli.cli import main\n"
+            "atexit.register(lambda: print(sorted(m for m in sys.modules if m.endswith('.cli'))))\n"
+            "sys.argv = ['gecko', 'inspect', '--help']\n"
+            "main()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and "Usage: gecko inspect" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "['gecko_cli.cli', 'gecko_cli.inspection.cli']"

@@ -7,7 +7,9 @@ them again, about 20 ms of every command.
 
 import errno
 import functools
+import importlib
 import os
+import sys
 import traceback
 
 import typer
@@ -16,16 +18,17 @@ from gecko_cli import __version__
 from gecko_cli.console import print_error, setup_logging
 from gecko_cli.errors import EXIT_USER, DataError, GeckoError
 
-app = typer.Typer(
-    name="gecko",
-    help="Train a bilingual Korean-English-code language model from raw text: dedup, balance, "
-    "train-tokenizer, pack, pretrain, eval, export.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+#: Every command, in the order `gecko --help` lists them: name -> (module, function).
+COMMANDS = {
+    "dedup": ("gecko_cli.dedup.cli", "dedup"),
+    "balance": ("gecko_cli.balance.cli", "balance"),
+    "train-tokenizer": ("gecko_cli.tokenizer.cli", "train_tokenizer"),
+    "pack": ("gecko_cli.pack.cli", "pack"),
+    "pretrain": ("gecko_cli.pretrain.cli", "pretrain"),
+    "eval": ("gecko_cli.eval.cli", "eval_"),
+    "tokenizer-report": ("gecko_cli.tokenizer.cli", "tokenizer_report"),
+    "inspect": ("gecko_cli.inspection.cli", "inspect"),
+}
 
 
 def _version(value: bool) -> None:
@@ -34,7 +37,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log detail (repeatable)."),
     quiet: int = typer.Option(0, "--quiet", "-q", count=True, help="Less log detail (repeatable)."),
@@ -43,19 +45,36 @@ def _root(
     setup_logging(verbose - quiet)
 
 
-def _register() -> None:
-    from gecko_cli.balance.cli import balance
-    from gecko_cli.dedup.cli import dedup
-    from gecko_cli.eval.cli import eval_
-    from gecko_cli.inspection.cli import inspect
-    from gecko_cli.pack.cli import pack
-    from gecko_cli.pretrain.cli import pretrain
-    from gecko_cli.tokenizer.cli import tokenizer_report, train_tokenizer
+def make_app(names=tuple(COMMANDS)) -> typer.Typer:
+    """The `gecko` app with these of its commands: a command imports its stage's modules, and typer reads the
+    options of every command it has at each start, so a run of one command registers that one only."""
+    made = typer.Typer(
+        name="gecko",
+        help="Train a bilingual Korean-English-code language model from raw text: dedup, balance, "
+        "train-tokenizer, pack, pretrain, eval, export.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+    made.callback()(_root)
+    for name in names:
+        module, function = COMMANDS[name]
+        command = getattr(importlib.import_module(module), function)
+        made.command(name=name, help=command.__doc__)(error_boundary(command))
+    return made
 
-    for command in (dedup, balance, train_tokenizer, pack, pretrain, eval_, tokenizer_report, inspect):
-        name = command.__name__.rstrip("_").replace("_", "-")
-        app.command(name=name, help=command.__doc__)(error_boundary(command))
 
+@functools.cache
+def _app() -> typer.Typer:
+    return make_app()
+
+
+def __getattr__(name: str):
+    if name == "app":  # `from gecko_cli.cli import app`: every command, made on first use
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_config(ctx: typer.Context, cls, section: str, paths: dict[str, str], overrides: dict | None = None):
@@ -137,16 +156,14 @@ def error_boundary(command):
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `gecko` script; `argv` given (a program calling the CLI) leaves the process as it is."""
     if argv is not None:
-        app(args=argv, prog_name="gecko")
+        _app()(args=argv, prog_name="gecko")
         return
     from gecko_cli.startup import freeze_for_exit, skip_pandas, use_system_allocator_for_arrow
 
     skip_pandas()
     use_system_allocator_for_arrow()
-    try:
-        app(prog_name="gecko")
+    args = sys.argv[1:]
+    try:  # `gecko CMD ...` needs CMD only; help, version and mistakes get every command
+        make_app((args[0],) if args and args[0] in COMMANDS else tuple(COMMANDS))(args=args, prog_name="gecko")
     finally:
         freeze_for_exit()
-
-
-_register()
