@@ -54,12 +54,11 @@ void gecko_number_runs(const uint8_t* data, const int64_t* starts, const int64_t
 
 // The matches of pii._RUN, r"[0-9+(](?=[0-9 ().+-]{8})(?:[0-9().+-]++| (?=[0-9(]))++", in each text
 // data[starts[i]:ends[i]], found as re.finditer finds them, that pii._candidates does not drop at once: a run of
-// digits only of 9 to 19 (kind 0: pii._bare judges it), or a run with separators and 8 digits or more (kind 1:
-// pii._NUMBER searches it). Writes each one's text, start and end (in characters of the text) and kind; returns
-// how many, or -1 when there are more than `capacity` (nothing is then complete).
+// digits only of 9 to 19 (pii._bare judges it), or a run with separators and 8 digits or more (which
+// pii._NUMBER searches). Writes each one's text, start and end (in characters of the text); returns how
+// many, or -1 when there are more than `capacity` (nothing is then complete).
 int64_t gecko_number_run_spans(const uint8_t* data, const int64_t* starts, const int64_t* ends, int64_t n,
-                               int64_t* out_text, int64_t* out_start, int64_t* out_end, uint8_t* out_kind,
-                               int64_t capacity) {
+                               int64_t* out_text, int64_t* out_start, int64_t* out_end, int64_t capacity) {
   int64_t found = 0;
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t* text = data + starts[i];
@@ -93,13 +92,11 @@ int64_t gecko_number_run_spans(const uint8_t* data, const int64_t* starts, const
       int64_t digits = 0;
       for (int64_t k = p; k < q; ++k) digits += text[k] >= '0' && text[k] <= '9';
       const int64_t length = q - p;
-      const int kind = digits == length ? (length >= 9 && length <= 19 ? 0 : -1) : (digits >= 8 ? 1 : -1);
-      if (kind >= 0) {
+      if (digits == length ? length >= 9 && length <= 19 : digits >= 8) {
         if (found == capacity) return -1;
         out_text[found] = i;
         out_start[found] = p - continuation;
         out_end[found] = q - continuation;
-        out_kind[found] = uint8_t(kind);
         ++found;
       }
       p = q;  // the match is ASCII: no continuation byte in it

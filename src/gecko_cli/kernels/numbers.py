@@ -24,7 +24,7 @@ SOURCE = Path(__file__).with_name("numbers.cc")
 _P = ctypes.c_void_p
 _LIB = build.CFunctions(SOURCE, {
     "gecko_number_runs": (None, [_P, _P, _P, ctypes.c_int64, _P]),
-    "gecko_number_run_spans": (ctypes.c_int64, [_P, _P, _P, ctypes.c_int64, _P, _P, _P, _P, ctypes.c_int64]),
+    "gecko_number_run_spans": (ctypes.c_int64, [_P, _P, _P, ctypes.c_int64, _P, _P, _P, ctypes.c_int64]),
 }, "balance: personal data")
 
 
@@ -62,10 +62,9 @@ def run_spans(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> tuple[np.n
     capacity = max(int((ends - starts).sum()) // 64, 1024)
     while True:
         which, start, end = (np.empty(capacity, np.int64) for _ in range(3))
-        kind = np.empty(capacity, np.uint8)
         found = _LIB.get().gecko_number_run_spans(data.address, starts.ctypes.data, ends.ctypes.data, len(rows),
                                                   which.ctypes.data, start.ctypes.data, end.ctypes.data,
-                                                  kind.ctypes.data, capacity) if len(rows) else 0
+                                                  capacity) if len(rows) else 0
         if found >= 0:
             return which[:found], start[:found], end[:found]
         capacity *= 4  # more matches than room: again, with more
