@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from gecko_cli import compute
 from gecko_cli.balance import langid, pii, rules
 from gecko_cli.kernels import keys as key_kernel
 from gecko_cli.kernels import numbers as number_kernel
@@ -110,7 +110,7 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
 
 def _take(values: Sequence, rows: list[int]) -> Sequence:
     if hasattr(values, "take"):  # pyarrow
-        return values.take(rows)
+        return compute.take(values, rows)
     return [values[i] for i in rows]
 
 
@@ -155,4 +155,4 @@ def copy_id_column(ids: pa.Array, copy: np.ndarray) -> pa.Array:
     if ids.null_count or not len(ids):  # `copy_ids` writes a missing id as "None~epN"
         return pa.array(copy_ids(ids.to_pylist(), copy), pa.string())
     suffixes = pa.array([""] + [f"~ep{c}" for c in range(1, int(copy.max()) + 1)], pa.string())
-    return pc.binary_join_element_wise(ids, suffixes.take(pa.array(copy, pa.int64())), "")
+    return compute.binary_join_element_wise(ids, compute.take(suffixes, pa.array(copy, pa.int64())), separator="")

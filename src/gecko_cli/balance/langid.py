@@ -69,6 +69,7 @@ from itertools import repeat
 
 import numpy as np
 
+from gecko_cli import compute
 from gecko_cli.kernels import scripts as script_kernel
 
 LANGS = ("ko", "en", "code", "other")
@@ -386,15 +387,13 @@ def code_from_meta_columns(meta: Mapping[str, Sequence], size: int) -> np.ndarra
         if key in _PATH_KEYS:
             loose = key in _LOOSE_PATH_KEYS
             if hasattr(values, "to_pylist"):  # Arrow: a dot or a "file" ending, by kernels
-                import pyarrow.compute as pc
-
-                maybe = pc.match_substring_regex(values, _MAYBE_FILE)  # one pass of RE2 over the column
+                maybe = compute.match_substring_regex(values, _MAYBE_FILE)  # one pass of RE2 over the column
                 if maybe.null_count:
-                    maybe = maybe.fill_null(False)
+                    maybe = compute.fill_null(maybe, False)
                 rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
                 if not rows.size:  # the common case: ids and sources that name no file
                     continue
-                candidates = values.take(rows).to_pylist()
+                candidates = compute.take(values, rows).to_pylist()
             else:
                 rows = np.flatnonzero([type(v) is str and ("." in v or v[-4:] in _FILE_ENDS) for v in values])
                 candidates = [values[i] for i in rows.tolist()]
@@ -404,12 +403,10 @@ def code_from_meta_columns(meta: Mapping[str, Sequence], size: int) -> np.ndarra
         elif key in _NAME_KEYS:
             names = CODE_EXTENSIONS if key in _EXT_KEYS else CODE_LANGUAGES
             if hasattr(values, "to_pylist"):  # each distinct value once
-                import pyarrow.compute as pc
-
-                encoded = pc.dictionary_encode(values.combine_chunks() if hasattr(values, "chunks") else values)
+                encoded = compute.dictionary_encode(values.combine_chunks() if hasattr(values, "chunks") else values)
                 known = np.array([type(v) is str and v.strip().lower().lstrip(".") in names
                                   for v in encoded.dictionary.to_pylist()] + [False], bool)
-                index = encoded.indices.fill_null(len(known) - 1).to_numpy(zero_copy_only=False)
+                index = compute.fill_null(encoded.indices, len(known) - 1).to_numpy(zero_copy_only=False)
                 out |= known[index]
             else:
                 out |= np.fromiter((type(v) is str and v.strip().lower().lstrip(".") in names for v in values),

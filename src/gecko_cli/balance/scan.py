@@ -9,9 +9,8 @@ from itertools import repeat
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from gecko_cli import schemas
+from gecko_cli import compute, schemas
 from gecko_cli.balance import core
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import KEY, SCAN_META, Work
@@ -45,7 +44,7 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
             texts = _scrubbed_column(table[schemas.TEXT], out)  # built once, for the sizes and the output
             codes = np.fromiter(map(core.LANG_CODES.__getitem__, out.langs), np.uint8, len(out.langs))
             keep = np.fromiter(map(operator.is_, out.reasons, repeat(None)), bool, len(out.reasons))
-            sizes = pc.binary_length(texts).to_numpy(zero_copy_only=False)
+            sizes = compute.binary_length(texts).to_numpy(zero_copy_only=False)
             stats.add(table, out, codes, keep, sizes)
             kept = _with_columns(table, texts, codes)
             kept = filter_rows(kept, keep)  # (as it is when it keeps them all: a filter copies every text)
@@ -106,7 +105,7 @@ def _scrubbed_column(column: pa.ChunkedArray, out: core.Outcome) -> pa.Array:
         return column
     mask = np.zeros(len(column), bool)
     mask[out.scrubbed] = True
-    return pc.replace_with_mask(column, pa.array(mask), pa.array([out.texts[i] for i in out.scrubbed], pa.string()))
+    return compute.replace_with_mask(column, pa.array(mask), pa.array([out.texts[i] for i in out.scrubbed], pa.string()))
 
 
 _LANG_NAMES = pa.array(core.LANG_NAMES, pa.string())
@@ -115,14 +114,14 @@ _LANG_NAMES = pa.array(core.LANG_NAMES, pa.string())
 def _with_columns(table: pa.Table, texts: pa.Array, codes: np.ndarray) -> pa.Table:
     table = table.set_column(table.schema.get_field_index(schemas.TEXT), schemas.DOCS.field(schemas.TEXT), texts)
     return table.set_column(table.schema.get_field_index(schemas.LANG), schemas.DOCS.field(schemas.LANG),
-                            _LANG_NAMES.take(pa.array(codes)))
+                            compute.take(_LANG_NAMES, pa.array(codes)))
 
 
 def _dropped(table: pa.Table, out: core.Outcome, keep: np.ndarray) -> pa.Table:
     labelled = table.set_column(table.schema.get_field_index(schemas.LANG), schemas.DOCS.field(schemas.LANG),
                                 pa.array(out.langs, pa.string()))
     rows = np.flatnonzero(~keep)
-    dropped = labelled.take(pa.array(rows, pa.int64()))
+    dropped = compute.take(labelled, pa.array(rows, pa.int64()))
     reasons = pa.array([out.reasons[r] for r in rows], pa.string())
     return dropped.append_column(pa.field(schemas.BALANCE_REASON, pa.string()), reasons)
 
@@ -144,7 +143,7 @@ def _take_sample(kept: pa.Table, meta: np.ndarray, sample: dict, left: dict) -> 
     chosen = [i for i in range(len(meta)) if low[i] or not sample.get(core.LANG_NAMES[meta["lang"][i]])]
     if not chosen:
         return
-    texts = kept[schemas.TEXT].take(pa.array(chosen, pa.int64())).to_pylist()
+    texts = compute.take(kept[schemas.TEXT], pa.array(chosen, pa.int64())).to_pylist()
     for i, text in zip(chosen, texts):
         lang = core.LANG_NAMES[meta["lang"][i]]
         if left[lang] > 0:
@@ -182,7 +181,7 @@ class _Stats:
 
     def add(self, table: pa.Table, out: core.Outcome, codes: np.ndarray, keep: np.ndarray,
             out_sizes: np.ndarray) -> None:
-        sizes = pc.binary_length(table[schemas.TEXT]).fill_null(0).to_numpy()
+        sizes = compute.fill_null(compute.binary_length(table[schemas.TEXT]), 0).to_numpy()
         n = len(core.LANG_NAMES)
         for code, docs, size, kept, kept_size in zip(
                 range(n), np.bincount(codes, minlength=n).tolist(), np.bincount(codes, sizes, n).tolist(),

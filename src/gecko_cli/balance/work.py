@@ -6,9 +6,8 @@ import os
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from gecko_cli import schemas
+from gecko_cli import compute, schemas
 from gecko_cli.balance.core import LANG_NAMES
 from gecko_cli.shards import open_shard
 from gecko_cli.stage import WorkDir, memmap
@@ -64,8 +63,8 @@ class Work(WorkDir):
         kept = open_shard(path).read_all()
         meta = np.zeros(kept.num_rows, SCAN_META)
         if kept.num_rows:
-            meta["lang"] = pc.index_in(kept[schemas.LANG], value_set=_LANGS).to_numpy()
-            meta["nbytes"] = pc.binary_length(kept[schemas.TEXT]).to_numpy()
+            meta["lang"] = compute.index_in(kept[schemas.LANG], _LANGS).to_numpy()
+            meta["nbytes"] = compute.binary_length(kept[schemas.TEXT]).to_numpy()
             meta["key"] = kept[KEY].to_numpy()
         return meta
 

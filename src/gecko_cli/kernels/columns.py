@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from gecko_cli import compute
+
 
 class Data:
     """A column's data buffer, kept alive, and its address for a kernel (None without one)."""
@@ -29,7 +31,7 @@ def filter_rows(table: pa.Table, keep: np.ndarray) -> pa.Table:
     if keep.all():
         return table
     mask = pa.array(np.asarray(keep, bool))
-    return pa.table([column.filter(mask) for column in table.columns], schema=table.schema)
+    return pa.table([compute.filter(column, mask) for column in table.columns], schema=table.schema)
 
 
 def text_bounds(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> tuple[Data, np.ndarray, np.ndarray]:

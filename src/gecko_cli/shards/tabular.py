@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from gecko_cli import schemas
 from gecko_cli.errors import DataError
@@ -185,7 +184,7 @@ def _string_column(f: InputFile, rb: pa.RecordBatch, name: str, default: list) -
     col = rb.column(name)
     try:
         if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-            col = pc.cast(col, pa.string())
+            col = col.cast(pa.string())
         values = col.to_pylist()
     except (pa.ArrowException, UnicodeDecodeError) as e:
         raise DataError(f"{f.path}: column {name!r} (type {col.type}) cannot be read as strings ({e})",
