@@ -20,6 +20,9 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
 
 import numpy as np
+import pyarrow as pa
+
+from gecko_cli.kernels import numbers as number_kernel
 
 KINDS = ("email", "phone", "rrn", "card")
 PLACEHOLDERS = {"email": "<EMAIL>", "phone": "<PHONE>", "rrn": "<RRN>", "card": "<CARD>"}
@@ -27,17 +30,21 @@ PLACEHOLDERS = {"email": "<EMAIL>", "phone": "<PHONE>", "rrn": "<RRN>", "card": 
 # --------------------------------------------------------------------------------------------------- e-mail
 # Found from the "@" (a fast literal search), then the local part is matched backwards from it.
 _DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])")
-_LOCAL = re.compile(r"[A-Za-z0-9_%+-][A-Za-z0-9._%+-]{0,63}\Z")
+# The local part: up to 64 of these characters before the "@", not starting with a dot. It is matched on the
+# reversed text before the "@" (a search for a match that ends at the "@" would try every start before it).
+_LOCAL_REVERSED = re.compile(r"[A-Za-z0-9._%+-]{1,64}")
 _NOT_PERSONAL = frozenset({"git"})  # git@github.com:owner/repo is an SSH address, not a person's
 
 
 def _emails(text: str, found: dict[str, int]) -> str:
     pieces, pos = [], 0
     for m in _DOMAIN.finditer(text):
-        local = _LOCAL.search(text, max(pos, m.start() - 64), m.start())
-        if local is None or local.group() in _NOT_PERSONAL:
+        at = m.start()
+        run = _LOCAL_REVERSED.match(text[max(pos, at - 64):at][::-1])
+        local = run.group()[::-1].lstrip(".") if run is not None else ""
+        if not local or local in _NOT_PERSONAL:
             continue
-        pieces += (text[pos:local.start()], PLACEHOLDERS["email"])
+        pieces += (text[pos:at - len(local)], PLACEHOLDERS["email"])
         pos = m.end()
     if not pieces:
         return text
@@ -202,7 +209,8 @@ def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None,
             bytes by kernels/numbers.py): those texts are not searched for numbers. None searches them all.
         runs: the matches of `_RUN` in the texts, found in their UTF-8 bytes by kernels/numbers.py `run_spans`
             (which, start, end: a text's index and where in it), with `numbers`: then no text is searched for
-            them, but those whose e-mail addresses were replaced.
+            them (the runs of texts whose e-mail addresses were replaced are found again by the kernel, in
+            their new text; by the regex where it does not run).
 
     Returns:
         The scrubbed text of each document that changed, by its index (the others are clean), and how many of
@@ -221,9 +229,17 @@ def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None,
         spans: dict[int, list[tuple[int, int]]] = {}
         for i, start, end in zip(*(a.tolist() for a in runs)):
             spans.setdefault(i, []).append((start, end))
-        moved = [i for i in changed if numbers[i]]  # replaced e-mail addresses moved the runs: searched again
+        moved = [i for i in changed if numbers[i]]  # replaced e-mail addresses moved the runs: found again
         for i in moved:
             spans.pop(i, None)
+        again = None
+        if moved:  # (a lone surrogate, which a JSON escape may give, is one 3-byte character to the kernel)
+            utf8 = pa.array([texts[i].encode("utf-8", "surrogatepass") for i in moved], pa.binary())
+            again = number_kernel.run_spans(utf8.view(pa.string()), np.arange(len(moved)))
+        if again is not None:
+            for j, start, end in zip(*(a.tolist() for a in again)):
+                spans.setdefault(moved[j], []).append((start, end))
+            moved = []
         for i, where in [*spans.items(), *((i, None) for i in moved)]:
             found = {}
             out = _numbers(texts[i], found, where)
