@@ -1,5 +1,6 @@
 """gecko_cli.compute calls Arrow's compute functions by name: the same results as pyarrow.compute's wrappers."""
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -48,3 +49,23 @@ def test_replace_with_mask_equals_pyarrow():
     mask = pa.array([False, True, False, False, True, False])
     new = pa.array(["x", "yy"], pa.string())
     assert compute.replace_with_mask(TEXTS, mask, new).equals(pc.replace_with_mask(TEXTS, mask, new))
+
+
+@pytest.mark.parametrize("values,dtype", [(np.array([3, -1, 7], np.int64), None), (np.arange(10, dtype=np.int32)[::3], np.int64),
+                                           (np.array([True, False, True] * 7), None), (np.zeros(0, np.uint8), None),
+                                           ([5, 0, 2], np.int64), (np.array([2**64 - 1, 0], np.uint64), None),
+                                           (np.zeros(4, [("a", np.uint8), ("b", np.int32)])["b"], None)])
+def test_array_equals_pa_array(values, dtype):
+    got, want = compute.array(values, dtype), pa.array(np.asarray(values, dtype))
+    assert got.type == want.type and got.equals(want)
+
+
+def test_array_refuses_more_than_one_dimension():
+    with pytest.raises(ValueError, match="1-D"):
+        compute.array(np.zeros((2, 2)))
+
+
+def test_numpy_indices_and_masks():
+    assert compute.take(TEXTS, np.array([1, 0])).equals(pc.take(TEXTS, pa.array([1, 0])))
+    keep = np.array([True, False, True, True, False, True])
+    assert compute.filter(TABLE, keep).equals(TABLE.filter(pa.array(keep)))

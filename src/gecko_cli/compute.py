@@ -9,6 +9,7 @@ pyarrow.compute on first use: modules that mean to spare the import call these i
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 try:
@@ -18,18 +19,35 @@ except ImportError:  # a pyarrow that keeps them elsewhere: the public module ha
 
 call_function = _arrow.call_function
 
+def array(values, dtype=None) -> pa.Array:
+    """`pa.array(values)` of a 1-D numpy array (or sequence) of numbers or bools, as `dtype` when given: the same
+    array, made from the numpy data (as pa.array makes it) without pa.array's test for numpy's masked arrays,
+    which imports numpy.ma (7 ms) on first use. Arrow functions given a numpy array build it with pa.array."""
+    values = np.ascontiguousarray(values, dtype)
+    if values.ndim != 1:
+        raise ValueError(f"an Arrow array is made of a 1-D numpy array, not of {values.ndim} dimensions")
+    if values.dtype == np.bool_:  # Arrow holds a bit per value
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+
+
 _TAKE = _arrow.TakeOptions(boundscheck=True)
 _FILTER = _arrow.FilterOptions("drop")
 _JOIN = _arrow.JoinOptions("emit_null")
 
 
 def take(data, indices):
-    """`data.take(indices)`: the rows of an array, chunked array, record batch or table at `indices`."""
+    """`data.take(indices)`: the rows of an array, chunked array, record batch or table at `indices` (an Arrow
+    or numpy array of integers)."""
+    if isinstance(indices, np.ndarray):
+        indices = array(indices)
     return call_function("take", [data, indices], _TAKE)
 
 
 def filter(data, mask):  # noqa: A001 (Arrow's name)
-    """`data.filter(mask)`: the rows where `mask` (an Arrow bool array) is true; a null drops the row."""
+    """`data.filter(mask)`: the rows where `mask` (an Arrow or numpy bool array) is true; a null drops the row."""
+    if isinstance(mask, np.ndarray):
+        mask = array(mask)
     return call_function("filter", [data, mask], _FILTER)
 
 

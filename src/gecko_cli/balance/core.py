@@ -155,4 +155,4 @@ def copy_id_column(ids: pa.Array, copy: np.ndarray) -> pa.Array:
     if ids.null_count or not len(ids):  # `copy_ids` writes a missing id as "None~epN"
         return pa.array(copy_ids(ids.to_pylist(), copy), pa.string())
     suffixes = pa.array([""] + [f"~ep{c}" for c in range(1, int(copy.max()) + 1)], pa.string())
-    return compute.binary_join_element_wise(ids, compute.take(suffixes, pa.array(copy, pa.int64())), separator="")
+    return compute.binary_join_element_wise(ids, compute.take(suffixes, compute.array(copy, np.int64)), separator="")

@@ -52,7 +52,7 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
             meta["lang"] = codes[keep]
             meta["nbytes"] = sizes[keep]
             meta["key"] = core.doc_keys(kept[schemas.ID], cfg.seed)
-            kept = kept.append_column(pa.field(KEY, pa.uint64()), pa.array(meta["key"]))
+            kept = kept.append_column(pa.field(KEY, pa.uint64()), compute.array(meta["key"]))
             if work is not None and kept_w is None:
                 kept_w = ShardWriter(work.kept_dir(), f.index, kept.schema, compression=None)
             if work is None:
@@ -105,7 +105,7 @@ def _scrubbed_column(column: pa.ChunkedArray, out: core.Outcome) -> pa.Array:
         return column
     mask = np.zeros(len(column), bool)
     mask[out.scrubbed] = True
-    return compute.replace_with_mask(column, pa.array(mask), pa.array([out.texts[i] for i in out.scrubbed], pa.string()))
+    return compute.replace_with_mask(column, compute.array(mask), pa.array([out.texts[i] for i in out.scrubbed], pa.string()))
 
 
 _LANG_NAMES = pa.array(core.LANG_NAMES, pa.string())
@@ -114,14 +114,14 @@ _LANG_NAMES = pa.array(core.LANG_NAMES, pa.string())
 def _with_columns(table: pa.Table, texts: pa.Array, codes: np.ndarray) -> pa.Table:
     table = table.set_column(table.schema.get_field_index(schemas.TEXT), schemas.DOCS.field(schemas.TEXT), texts)
     return table.set_column(table.schema.get_field_index(schemas.LANG), schemas.DOCS.field(schemas.LANG),
-                            compute.take(_LANG_NAMES, pa.array(codes)))
+                            compute.take(_LANG_NAMES, compute.array(codes)))
 
 
 def _dropped(table: pa.Table, out: core.Outcome, keep: np.ndarray) -> pa.Table:
     labelled = table.set_column(table.schema.get_field_index(schemas.LANG), schemas.DOCS.field(schemas.LANG),
                                 pa.array(out.langs, pa.string()))
     rows = np.flatnonzero(~keep)
-    dropped = compute.take(labelled, pa.array(rows, pa.int64()))
+    dropped = compute.take(labelled, compute.array(rows, np.int64))
     reasons = pa.array([out.reasons[r] for r in rows], pa.string())
     return dropped.append_column(pa.field(schemas.BALANCE_REASON, pa.string()), reasons)
 
@@ -143,7 +143,7 @@ def _take_sample(kept: pa.Table, meta: np.ndarray, sample: dict, left: dict) -> 
     chosen = [i for i in range(len(meta)) if low[i] or not sample.get(core.LANG_NAMES[meta["lang"][i]])]
     if not chosen:
         return
-    texts = compute.take(kept[schemas.TEXT], pa.array(chosen, pa.int64())).to_pylist()
+    texts = compute.take(kept[schemas.TEXT], compute.array(chosen, np.int64)).to_pylist()
     for i, text in zip(chosen, texts):
         lang = core.LANG_NAMES[meta["lang"][i]]
         if left[lang] > 0:

@@ -126,7 +126,7 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
         kept = open_shard(work.kept_file(unit)).read_all()
         texts.append((kept[schemas.TEXT], sel["row"]))
         parts.append(compute.take(kept.drop_columns([c for c in (schemas.TEXT, KEY) if c in kept.column_names]),
-                                  pa.array(sel["row"], pa.int64())))
+                                  compute.array(sel["row"], np.int64)))
         keys.append(sel["key"])
         copies.append(sel["copy"])
     if not parts:
@@ -134,7 +134,7 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
         return
     order = np.argsort(np.concatenate(keys), kind="stable")
     # the small columns: one chunk first (a take across many chunks is much slower than from one)
-    rest = compute.take(pa.concat_tables(parts, promote_options="default").combine_chunks(), pa.array(order, pa.int64()))
+    rest = compute.take(pa.concat_tables(parts, promote_options="default").combine_chunks(), compute.array(order, np.int64))
     ids = core.copy_id_column(one_array(rest[schemas.ID]), np.concatenate(copies)[order])
     rest = rest.set_column(rest.schema.get_field_index(schemas.ID), schemas.DOCS.field(schemas.ID), ids)
     schema = pa.schema([schemas.DOCS.field(schemas.TEXT), *rest.schema])
@@ -186,7 +186,7 @@ def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order
         # The sources hold no more text than the output takes from them (documents are repeated): one copy of
         # them, then one take per batch, costs less than reading each batch's rows chunk by chunk.
         combined = columns.combine_chunks()
-        take = lambda lo, hi: compute.take(combined, pa.array(rows[lo:hi], pa.int64()))  # noqa: E731
+        take = lambda lo, hi: compute.take(combined, compute.array(rows[lo:hi], np.int64))  # noqa: E731
     else:
         take = lambda lo, hi: take_rows(columns, rows[lo:hi])  # noqa: E731
     for lo, hi in zip(bounds, bounds[1:]):
@@ -208,12 +208,12 @@ def take_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
     chunk = np.searchsorted(starts, rows, side="right") - 1
     by_chunk = np.argsort(chunk, kind="stable")
     bounds = np.searchsorted(chunk[by_chunk], np.arange(column.num_chunks + 1))
-    pieces = [compute.take(column.chunk(c), pa.array(rows[by_chunk[bounds[c]:bounds[c + 1]]] - starts[c], pa.int64()))
+    pieces = [compute.take(column.chunk(c), compute.array(rows[by_chunk[bounds[c]:bounds[c + 1]]] - starts[c], np.int64))
               for c in np.flatnonzero(np.diff(bounds))]
     gathered = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
     back = np.empty(len(rows), np.int64)
     back[by_chunk] = np.arange(len(rows))
-    return compute.take(gathered, pa.array(back, pa.int64()))
+    return compute.take(gathered, compute.array(back, np.int64))
 
 
 def _text_rows(sources, order) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray, int]:

@@ -30,7 +30,7 @@ def filter_rows(table: pa.Table, keep: np.ndarray) -> pa.Table:
     the sample corpus, in batches of 2,048, it took 61 ms where filtering each column took 6 ms."""
     if keep.all():
         return table
-    mask = pa.array(np.asarray(keep, bool))
+    mask = compute.array(keep, bool)
     return pa.table([compute.filter(column, mask) for column in table.columns], schema=table.schema)
 
 
