@@ -166,6 +166,27 @@ def test_rules_drop_with_named_reasons(tmp_path):
 
 
 
+@pytest.mark.parametrize("other", [False, True])
+def test_bad_records_skipped_are_dropped_with_their_reason(tmp_path, other):
+    # (a bad record is read as an empty text, which is in no language: dropped even where `other` is kept)
+    path = tmp_path / "clean" / "a.jsonl"
+    write_jsonl(str(path), _docs() + [{"id": "x", "text": "Ελληνικά κείμενα εδώ, αρκετά μεγάλα για να μείνουν."}])
+    lines = path.read_text().splitlines()
+    lines[2:2] = ['{"id": "nums", "text": 5, "lang": "ko"}', "not json"]  # among the documents, not at the end
+    path.write_text("\n".join(lines) + "\n")
+    out, dropped = str(tmp_path / "m"), str(tmp_path / "d")
+    mix = {"ko": 0.3, "en": 0.3, "code": 0.3, "other": 0.1} if other else {"ko": 0.35, "en": 0.28, "code": 0.37}
+    report = run(BalanceConfig(input=str(tmp_path / "clean"), output=out, keep_dropped=dropped, mix=mix,
+                               keep_other=other, on_bad_record="skip", relabel=True, apply_rules=False))
+    docs = report.manifest["stats"]["documents"]
+    assert docs["dropped"].get("bad_record") == 2 and docs["read"] == len(_docs()) + 3
+    assert docs["kept"] + sum(docs["dropped"].values()) == docs["read"]
+    reasons = [r["balance_reason"] for r in
+               pa.ipc.open_file(os.path.join(dropped, "shard-00000.arrow")).read_all().to_pylist()]
+    assert reasons.count("bad_record") == 2
+    assert "nums" not in {r["id"] for r in _rows(out)}
+
+
 def _byte_level_tokenizer(folder) -> str:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 

@@ -31,6 +31,8 @@ class Outcome:
         texts: the text of each document, personal data scrubbed when it is kept.
         pii: how many of each kind of personal data were replaced.
         scrubbed: the rows whose text the scrubber changed (the others are the input texts).
+        codes: the labels as `LANG_CODES` (uint8).
+        kept: whether each document is kept (its reason is None).
     """
 
     langs: list[str]
@@ -38,6 +40,8 @@ class Outcome:
     texts: list[str]
     pii: Counter = field(default_factory=Counter)
     scrubbed: list[int] = field(default_factory=list)
+    codes: np.ndarray | None = None
+    kept: np.ndarray | None = None
 
 
 def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Mapping[str, Sequence] | None, *,
@@ -75,24 +79,23 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
             meta = {k: _take(v, unknown) for k, v in metas.items()} if metas else None
             for i, lang in zip(unknown, langid.detect_batch([texts[i] for i in unknown], meta)):
                 langs[i] = lang
-    reasons: list[str | None] = [None] * size
-    judged = []
-    for i, lang in enumerate(langs):
-        if lang == "other" and not keep_other:
-            reasons[i] = OTHER_REASON
-        elif lang not in mix_langs:
-            reasons[i] = NOT_IN_MIX
-        elif rule_cfg is not None and lang != "other":
-            judged.append(i)
-    if judged:
-        every = len(judged) == size  # the common case: no copies of the lists
-        for i, reason in zip(judged, rules.check_batch(texts if every else [texts[i] for i in judged],
-                                                       langs if every else [langs[i] for i in judged],
-                                                       rule_cfg, utf8, judged)):
-            reasons[i] = reason
-    out = Outcome(langs, reasons, list(texts))
+    codes = np.fromiter(map(LANG_CODES.__getitem__, langs), np.uint8, size)
+    reasons = np.full(size, None, object)
+    other = codes == LANG_CODES["other"]
+    dropped = other if not keep_other else np.zeros(size, bool)
+    reasons[dropped] = OTHER_REASON
+    in_mix = np.isin(codes, [LANG_CODES[lang] for lang in mix_langs if lang in LANG_CODES])
+    reasons[~dropped & ~in_mix] = NOT_IN_MIX
+    if rule_cfg is not None:
+        judged = np.flatnonzero(~dropped & in_mix & ~other)
+        if judged.size:
+            every = judged.size == size  # the common case: no copies of the lists
+            rows = judged.tolist()
+            reasons[judged] = rules.check_batch(texts if every else [texts[i] for i in rows],
+                                                langs if every else [langs[i] for i in rows], rule_cfg, utf8, judged)
+    out = Outcome(langs, reasons.tolist(), list(texts), codes=codes, kept=np.equal(reasons, None).astype(bool))
     if scrub:
-        kept = [i for i, reason in enumerate(reasons) if reason is None]
+        kept = np.flatnonzero(out.kept).tolist()
         numbers = number_kernel.candidates(utf8) if utf8 is not None else None
         chosen = texts if len(kept) == size else [texts[i] for i in kept]
         runs = None

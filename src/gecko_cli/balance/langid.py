@@ -73,6 +73,8 @@ from gecko_cli import compute
 from gecko_cli.kernels import scripts as script_kernel
 
 LANGS = ("ko", "en", "code", "other")
+_KO, _EN, _CODE, _OTHER_LABEL = range(len(LANGS))
+_LABELS = np.array(LANGS, object)  # a label's index -> the label
 
 KO_SHARE = 0.15  # Hangul share of letters at or above which prose is Korean
 CODE_THRESHOLD = 0.08  # code when starts + symbols + 0.1 * indented - 2 * word_pairs is above this
@@ -429,32 +431,32 @@ def detect_batch(texts: Sequence[str], meta: Mapping[str, Sequence] | None = Non
         One of ``LANGS`` per document.
     """
     size = len(texts)
-    labels = ["other"] * size
+    labels = np.full(size, "other", object)
     is_code = code_from_meta_columns(meta, size) if meta else np.zeros(size, bool)
-    for i in np.flatnonzero(is_code).tolist():
-        labels[i] = "code"
+    labels[is_code] = "code"
     lengths = np.fromiter(map(len, texts), np.int64, size)
     rows = np.flatnonzero(~is_code & (lengths > 0))  # empty texts are "other"
     if not rows.size:
-        return labels
-    texts = [texts[i] for i in rows.tolist()]
+        return labels.tolist()
+    if rows.size < size:
+        texts = [texts[i] for i in rows.tolist()]
     # Rules 3 and 4 change only long texts, and texts with CR, or with several lines and a ``` or a "::".
     special = lengths[rows] > SAMPLE_ABOVE
-    short = np.flatnonzero(~special).tolist()
-    short_texts = [texts[j] for j in short]
+    short = np.flatnonzero(~special)
+    short_texts = texts if short.size == rows.size else [texts[j] for j in short.tolist()]
     multiline = np.zeros(len(texts), bool)
     multiline[short] = has_newline = _contains(short_texts, "\n")
     special[short] = _contains(short_texts, "\r")
-    several = [j for j, has in zip(short, has_newline.tolist()) if has]
+    several = short[has_newline]
+    several_texts = [texts[j] for j in several.tolist()]
     for mark in ("```", "::"):
-        special[several] |= _contains([texts[j] for j in several], mark)
+        special[several] |= _contains(several_texts, mark)
     prose = list(texts)
     for j in np.flatnonzero(special).tolist():
         prose[j], multiline[j] = _prose(texts[j])
     in_column = np.where(special, -1, rows) if utf8 is not None else None
-    for j, label in zip(rows.tolist(), _labels(prose, multiline, utf8, in_column)):
-        labels[j] = label
-    return labels
+    labels[rows] = _labels(prose, multiline, utf8, in_column)
+    return labels.tolist()
 
 
 def _counts(shapes: list[bytes], what: bytes) -> np.ndarray:
@@ -465,9 +467,10 @@ def _contains(texts: list, what) -> np.ndarray:
     return np.fromiter(map(operator.contains, texts, repeat(what)), bool, len(texts))
 
 
-def _labels(prose: list[str], multiline: np.ndarray, utf8=None, in_column: np.ndarray | None = None) -> list[str]:
-    """Rules 2, 5, 6 and 7 for stripped, sampled texts (none empty), as `detect` applies them one by one.
-    `in_column[j]`, with `utf8`, is the row of the Arrow column that holds `prose[j]` as it is (-1: none)."""
+def _labels(prose: list[str], multiline: np.ndarray, utf8=None, in_column: np.ndarray | None = None) -> np.ndarray:
+    """Rules 2, 5, 6 and 7 for stripped, sampled texts (none empty), as `detect` applies them one by one: a label
+    per text (an object array). `in_column[j]`, with `utf8`, is the row of the Arrow column that holds `prose[j]`
+    as it is (-1: none)."""
     size = len(prose)
     counted = _kernel_counts(prose, utf8, in_column)
     if counted is not None:
@@ -482,8 +485,8 @@ def _labels(prose: list[str], multiline: np.ndarray, utf8=None, in_column: np.nd
     lines = np.ones(size, np.int64)
     multi = np.flatnonzero(multiline)
     lines[multi] = newlines[multi] + 1 - pairs[multi]
-    labels = np.where(korean, "ko", np.where(latin > other, "en", "other")).astype(object)
-    labels[letters == 0] = "other"
+    labels = np.where(korean, _KO, np.where(latin > other, _EN, _OTHER_LABEL))  # indices in LANGS
+    labels[letters == 0] = _OTHER_LABEL
     scored = np.flatnonzero((letters > 0) & ~(korean & (lines < SHORT_LINES)))
     if scored.size:
         texts = [prose[j] for j in scored.tolist()]
@@ -494,8 +497,8 @@ def _labels(prose: list[str], multiline: np.ndarray, utf8=None, in_column: np.nd
             parts = _shape_parts([shape[a:a + n] for a, n in zip(starts[scored].tolist(), lengths[scored].tolist())],
                                  hangul[scored])
         score = _code_scores(texts, *parts, letters[scored], lines[scored])
-        labels[scored[score > CODE_THRESHOLD]] = "code"
-    return labels.tolist()
+        labels[scored[score > CODE_THRESHOLD]] = _CODE
+    return _LABELS[labels]
 
 
 def _kernel_counts(prose: list[str], utf8, in_column: np.ndarray | None) -> script_kernel.ScriptCounts | None:

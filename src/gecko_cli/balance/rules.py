@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pyarrow is not loaded by the configuration: the gecko scrip
     import pyarrow as pa
 
 LANGS = ("ko", "en", "code")
+_LANG_INDEX = {lang: i for i, lang in enumerate(LANGS)}
 PROSE = ("ko", "en")
 
 # Kinds of RulesConfig fields and the values they take; a "setting" cannot be None (off).
@@ -729,26 +730,27 @@ def check_batch(texts: Sequence[str], langs: Sequence[str], cfg: RulesConfig,
     Raises:
         ValueError: a language is not one of LANGS.
     """
-    reasons: list[str | None] = [None] * len(texts)
-    groups: dict[str, list[int]] = {}
-    for i, lang in enumerate(langs):
-        groups.setdefault(lang, []).append(i)
-    for lang, where in groups.items():
-        plan = cfg._plan.get(lang)
-        if plan is None:
-            raise ValueError(f"quality rules judge only {', '.join(LANGS)} documents, not {lang!r}")
-        at = np.asarray(where if utf8_rows is None else [utf8_rows[i] for i in where], np.int64)
-        docs = Docs([texts[i] for i in where], lang, utf8, at if utf8 is not None else None)
+    size = len(texts)
+    reasons = np.full(size, None, object)
+    codes = np.fromiter(map(_LANG_INDEX.get, langs, repeat(-1)), np.int64, size)
+    if size and codes.min() < 0:
+        lang = langs[int(np.argmin(codes))]
+        raise ValueError(f"quality rules judge only {', '.join(LANGS)} documents, not {lang!r}")
+    for code in np.flatnonzero(np.bincount(codes, minlength=len(LANGS))).tolist():
+        lang = LANGS[code]
+        where = np.flatnonzero(codes == code)
+        every = where.size == size  # the common case (a batch in one language): no copy of the texts
+        at = where if utf8_rows is None else np.asarray(utf8_rows, np.int64)[where]
+        docs = Docs(texts if every else [texts[i] for i in where.tolist()], lang, utf8, at if utf8 is not None else None)
         alive = np.ones(docs.size, bool)
-        for name, rule, limits in plan:
+        for name, rule, limits in cfg._plan[lang]:
             rows = np.flatnonzero(alive & docs.multiline if rule.multiline else alive)
             if not rows.size:
                 continue
             failed = rows[rule.fails_batch(limits, docs, rows)]
             alive[failed] = False
-            for j in failed.tolist():
-                reasons[where[j]] = name
-    return reasons
+            reasons[where[failed]] = name
+    return reasons.tolist()
 
 
 def check(text: str, lang: str, cfg: RulesConfig) -> str | None:

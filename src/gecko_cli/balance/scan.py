@@ -3,9 +3,7 @@ the survivors (with their language, size and sampling key) for the mixture."""
 
 from __future__ import annotations
 
-import operator
 from collections import Counter, defaultdict
-from itertools import repeat
 
 import numpy as np
 import pyarrow as pa
@@ -42,8 +40,7 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
             table, schema = _conform(batch.table, schema, f)
             out = _process(cfg, batch, table)
             texts = _scrubbed_column(table[schemas.TEXT], out)  # built once, for the sizes and the output
-            codes = np.fromiter(map(core.LANG_CODES.__getitem__, out.langs), np.uint8, len(out.langs))
-            keep = np.fromiter(map(operator.is_, out.reasons, repeat(None)), bool, len(out.reasons))
+            codes, keep = out.codes, out.kept
             sizes = compute.binary_length(texts).to_numpy(zero_copy_only=False)
             stats.add(table, out, codes, keep, sizes)
             kept = _with_columns(table, texts, codes)
@@ -95,6 +92,7 @@ def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
                        scrub=cfg.scrub_pii, mix_langs={lang for lang, s in cfg.mix if s > 0}, utf8=table[schemas.TEXT])
     for row in batch.bad:
         out.reasons[row] = BAD_REASON
+        out.kept[row] = False
     return out
 
 
