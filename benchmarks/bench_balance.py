@@ -6,8 +6,10 @@ The corpus is first deduplicated with `gecko dedup` (untimed), as in the pipelin
 --workers 2, each in its own process, timed 3 times (the median counts). Reports documents per second and MB of
 input text per second per core for the whole stage, peak RSS, whether both outputs are byte-identical, and the
 plan. The stage's fixed cost (start-up, listing, phases, manifest) is measured by the same command on the bundled
-examples (a few hundred kB of text), beside the wall time the target allows. Numbers go to OUT/balance.json and
-a markdown summary to stdout.
+examples (a few hundred kB of text), beside the wall time the target allows. Then two --workers 1 runs are
+started at once, alternating with one alone: how much a second busy core slows the first on this machine. With
+the fixed cost, that bounds what --workers 2 can reach here even if its work were split perfectly. Numbers go to
+OUT/balance.json and a markdown summary to stdout.
 
 Usage: python benchmarks/bench_balance.py [--out benchmarks/out]
 """
@@ -17,19 +19,35 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import REPO, gecko_bin, measure, measure_median, shared_dir  # noqa: E402
 
 TARGET_MB_S_PER_CORE = 20.0
-REPEAT = 3
+REPEAT = 5
 
 
 def phases(log: Path) -> dict:
     """The wall seconds of each phase of a run, from its --json report (the log's last line)."""
     return {"phases": json.loads(log.read_text().splitlines()[-1])["phases"]}
+
+
+def together(cmds: list[list[str]], logs: list[Path]) -> float:
+    """Start the commands at once; the wall time until the last one has ended."""
+    t0 = time.perf_counter()
+    procs = []
+    for cmd, log in zip(cmds, logs):
+        with open(log, "wb") as fh:
+            procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT))
+    for cmd, proc in zip(cmds, procs):
+        if proc.wait() != 0:
+            sys.exit(f"error: {' '.join(cmd)} exited with {proc.returncode}")
+    return time.perf_counter() - t0
 
 
 def identical(a: Path, b: Path) -> bool:
@@ -69,8 +87,22 @@ def main(argv: list[str] | None = None) -> None:
         r["fixed_s"] = measure_median(cmd, out / f"examples_w{workers}.log", REPEAT)["wall_s"]
         r["budget_s"] = text_mb / TARGET_MB_S_PER_CORE / workers
         r["mb_s_per_core_above_fixed"] = text_mb / max(r["wall_s"] - r["fixed_s"], 1e-9) / workers
+    # How this machine runs two busy processes: two --workers 1 runs at once, alternating with one alone.
+    alone, pair = [], []
+    for _ in range(REPEAT):
+        cmds = [[gecko_bin(), "balance", str(clean), str(out / f"pair_{k}"), "--relabel", "--overwrite", "--json"]
+                for k in range(2)]
+        alone.append(measure(cmds[0], out / "pair_0.log")["wall_s"])
+        pair.append(together(cmds, [out / "pair_0.log", out / "pair_1.log"]))
+    slowdown = statistics.median(pair) / statistics.median(alone)
+    w1, w2 = rows
+    # --workers 2 with its work split perfectly between two processes, each slowed as two runs at once are (the
+    # runs alone of the same minutes stand for the --workers 1 run: this machine's speed drifts).
+    bound = w2["fixed_s"] + (statistics.median(alone) - w1["fixed_s"]) * slowdown / 2
+    concurrency = {"alone_s": statistics.median(alone), "two_at_once_s": statistics.median(pair),
+                   "slowdown": slowdown, "workers_2_bound_s": bound, "workers_2_budget_s": w2["budget_s"]}
     result = json.loads((out / "balance_w1.log").read_text().splitlines()[-1])
-    report = {"input": {"documents": docs, "text_mb": text_mb}, "runs": rows,
+    report = {"input": {"documents": docs, "text_mb": text_mb}, "runs": rows, "concurrency": concurrency,
               "identical_w1_w2": identical(out / "mixed_w1", out / "mixed_w2"), "stats": result["stats"],
               "target_mb_s_per_core": TARGET_MB_S_PER_CORE, "cpu_count": os.cpu_count()}
     (out.parent / "balance.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -95,6 +127,12 @@ def main(argv: list[str] | None = None) -> None:
     print("|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['workers']} | {r['fixed_s']:.2f} | {r['budget_s']:.2f} | {r['mb_s_per_core_above_fixed']:.1f} |")
+    print(f"\nTwo --workers 1 runs at once: {concurrency['two_at_once_s']:.2f} s, against "
+          f"{concurrency['alone_s']:.2f} s for one alone (medians of {REPEAT}, alternating): a second busy core slows "
+          f"the first {slowdown:.2f} times. So --workers 2 takes at least the fixed cost plus the rest of a "
+          f"--workers 1 run, slowed so and split in two: {w2['fixed_s']:.2f} + ({concurrency['alone_s']:.2f} - "
+          f"{w1['fixed_s']:.2f}) x {slowdown:.2f} / 2 = {bound:.2f} s, against the {w2['budget_s']:.2f} s the target "
+          "allows.")
     print(f"\n--workers 2 output byte-identical to --workers 1: {str(report['identical_w1_w2']).lower()}\n")
     print("| lang | docs in | MB in | docs kept | MB kept | docs out | MB out | share | epochs | dropped |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
