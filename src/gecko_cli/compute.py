@@ -58,6 +58,11 @@ def fill_null(values, fill):
     return call_function("coalesce", [values, fill])
 
 
+def is_null(values):
+    """`values.is_null()`: whether each value is null."""
+    return call_function("is_null", [values])
+
+
 def binary_length(strings):
     """The length in bytes of each string (null for a null)."""
     return call_function("binary_length", [strings])
@@ -76,11 +81,6 @@ def binary_join_element_wise(*strings, separator: str):
 def index_in(values, value_set: pa.Array):
     """The index of each value in `value_set` (null where it is not there)."""
     return call_function("index_in", [values], _arrow.SetLookupOptions(value_set))
-
-
-def match_substring_regex(strings, pattern: str):
-    """Whether each string holds a match of the (RE2) `pattern`."""
-    return call_function("match_substring_regex", [strings], _arrow.MatchSubstringOptions(pattern))
 
 
 def dictionary_encode(values):

@@ -179,7 +179,19 @@ def test_detect_batch_reads_meta_columns_as_detect_reads_meta(texts):
     chunked = {k: pa.chunked_array([pa.array(v[:50], pa.string()), pa.array(v[50:], pa.string())])
                for k, v in columns.items()}
     assert langid.detect_batch(texts, chunked) == expected
+    sliced = {k: pa.array(["x.py", *v, "a.rs"], pa.string()).slice(1, len(v)) for k, v in columns.items()}
+    assert langid.detect_batch(texts, sliced) == expected
     assert langid.detect_batch([], {}) == []
+
+
+def test_a_null_meta_value_says_nothing_whatever_its_bytes():
+    # Arrow may leave bytes under a null: "main.py" here, which must not make the document code
+    offsets = pa.py_buffer(np.array([0, 7, 15], np.int32))
+    validity = pa.py_buffer(np.packbits([False, True], bitorder="little"))
+    paths = pa.Array.from_buffers(pa.string(), 2, [validity, offsets, pa.py_buffer(b"main.pynotes.md")])
+    assert paths.to_pylist() == [None, "notes.md"]
+    assert langid.detect_batch(["오늘은 날씨가 맑다.", "오늘은 날씨가 맑다."], {"path": paths}) == ["ko", "ko"]
+    assert langid.detect_batch(["오늘은 날씨가 맑다."], {"path": pa.array(["main.py"])}) == ["code"]
 
 
 # ------------------------------------------------------------------------------------------- the scrubber

@@ -71,6 +71,7 @@ import numpy as np
 
 from gecko_cli import compute
 from gecko_cli.kernels import scripts as script_kernel
+from gecko_cli.kernels.columns import text_bounds
 
 LANGS = ("ko", "en", "code", "other")
 _KO, _EN, _CODE, _OTHER_LABEL = range(len(LANGS))
@@ -96,7 +97,7 @@ CODE_LANGUAGES = frozenset(
 )
 _CODE_FILENAMES = frozenset(("makefile", "gnumakefile", "dockerfile", "cmakelists.txt", "rakefile", "gemfile"))
 _FILE_ENDS = frozenset(("file", "File", "FILE"))  # build files without a dot: Makefile, Dockerfile
-_MAYBE_FILE = r"\.|(?:" + "|".join(sorted(_FILE_ENDS)) + ")$"  # a dot, or one of _FILE_ENDS at the end
+_FILE_END_WORDS = np.array([int.from_bytes(end.encode(), "little") for end in sorted(_FILE_ENDS)], np.uint32)
 _PATH_KEYS = frozenset(("path", "filename", "file", "file_path", "filepath", "file_name", "repo_path", "source", "id"))
 _LOOSE_PATH_KEYS = frozenset(("source", "id"))
 _EXT_KEYS = frozenset(("ext", "extension"))
@@ -388,11 +389,8 @@ def code_from_meta_columns(meta: Mapping[str, Sequence], size: int) -> np.ndarra
     for key, values in meta.items():
         if key in _PATH_KEYS:
             loose = key in _LOOSE_PATH_KEYS
-            if hasattr(values, "to_pylist"):  # Arrow: a dot or a "file" ending, by kernels
-                maybe = compute.match_substring_regex(values, _MAYBE_FILE)  # one pass of RE2 over the column
-                if maybe.null_count:
-                    maybe = compute.fill_null(maybe, False)
-                rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+            if hasattr(values, "to_pylist"):  # Arrow: a dot or a "file" ending, found in the column's bytes
+                rows = np.flatnonzero(_maybe_files(values))
                 if not rows.size:  # the common case: ids and sources that name no file
                     continue
                 candidates = compute.take(values, rows).to_pylist()
@@ -413,6 +411,29 @@ def code_from_meta_columns(meta: Mapping[str, Sequence], size: int) -> np.ndarra
             else:
                 out |= np.fromiter((type(v) is str and v.strip().lower().lstrip(".") in names for v in values),
                                    bool, size)
+    return out
+
+
+def _maybe_files(values) -> np.ndarray:
+    """Per value of an Arrow string column, whether it holds a dot or ends in one of _FILE_ENDS (False for a
+    null): the values that may name a file, found by numpy in the column's UTF-8 bytes."""
+    data, starts, ends = text_bounds(values, np.arange(len(values)))
+    out = np.zeros(len(values), bool)
+    if data.buffer is None:
+        return out
+    raw = np.frombuffer(data.buffer, np.uint8)
+    lo, hi = int(starts.min()), int(ends.max())  # the bytes of these rows (a slice's buffer holds more)
+    dots = np.flatnonzero(raw[lo:hi] == ord(".")) + lo
+    if dots.size:  # the row of each dot: the last that starts at or before it (a null's bytes hold none)
+        row = np.searchsorted(starts, dots, side="right") - 1
+        inside = row >= 0
+        inside[inside] = dots[inside] < ends[row[inside]]
+        out[row[inside]] = True
+    long = np.flatnonzero(ends - starts >= 4)
+    if long.size:  # the last 4 bytes as one little-endian number each
+        at = ends[long]
+        tails = sum(raw[at - 4 + k].astype(np.uint32) << np.uint32(8 * k) for k in range(4))
+        out[long[np.isin(tails, _FILE_END_WORDS)]] = True
     return out
 
 

@@ -49,6 +49,6 @@ def text_bounds(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> tuple[Da
     offsets = np.frombuffer(offset_buffer, np.int32, len(column) + 1, 4 * column.offset).astype(np.int64)
     starts, ends = offsets[rows], offsets[rows + 1]
     if column.null_count:
-        null = column.is_null().to_numpy(zero_copy_only=False)[rows]
+        null = compute.is_null(column).to_numpy(zero_copy_only=False)[rows]
         ends[null] = starts[null]
     return Data(data), starts, ends
