@@ -25,74 +25,95 @@ inline int mixed_script(uint32_t c) {
 
 inline int char_size(uint8_t b) { return b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4; }
 
-// Non-overlapping matches of "x y x" (a letter class, a space, the same letter class), as bytes.count.
-struct Triple {
-  uint8_t letter;
-  int state = 0;  // 1: saw the letter, 2: saw the letter and a space
-  int64_t count = 0;
-  explicit Triple(uint8_t l) : letter(l) {}
-  void next(uint8_t c) {
-    if (state == 2 && c == letter) {
-      ++count;
-      state = 0;
-    } else if (c == letter) {
-      state = 1;
-    } else {
-      state = (state == 1 && c == ' ') ? 2 : 0;
+// The counts of one text are kept in 6-bit lanes of one 64-bit word (one lane per field), added up into the
+// output every 63 characters, before a lane can overflow. What a character adds, and the state it leaves, depend
+// only on its kind and the state: tables built once per call (Steps), so that the loop has no branch on the kind.
+enum Kind { kA, kH, kO, kS, kNewline, kSpace, kRest, kMixed, kCR, kKinds };
+constexpr int kLane = 6;
+constexpr int kFlush = (1 << kLane) - 1;
+
+// The state: the "a a" and "h h" matches in progress (0: none, 1: saw the letter, 2: and a space, as
+// bytes.count finds them from the left) and the line state (0: the last character was no "\n", 1: a "\n" that
+// may start a "\n\n", 2: a "\n" that ended one).
+constexpr int kStates = 3 * 3 * 3;
+
+inline int pack(int latin, int hangul, int line) { return (latin * 3 + hangul) * 3 + line; }
+
+inline uint64_t lane(Field f) { return uint64_t(1) << (kLane * f); }
+
+struct Steps {
+  uint8_t kind[256];
+  uint8_t next[kStates][kKinds];
+  uint64_t adds[kStates][kKinds];
+
+  explicit Steps(const uint8_t* classes) {
+    for (int b = 0; b < 256; ++b) {
+      const uint8_t c = classes[b];
+      kind[b] = b == '\r' ? kCR : c == 'a' ? kA : c == 'h' ? kH : c == 'o' ? kO : c == 's' ? kS : c == '\n' ? kNewline
+                : c == ' ' ? kSpace : (c == 'g' || c == 'j') ? kMixed : kRest;
+    }
+    for (int latin = 0; latin < 3; ++latin) {
+      for (int hangul = 0; hangul < 3; ++hangul) {
+        for (int line = 0; line < 3; ++line) {
+          const int state = pack(latin, hangul, line);
+          for (int k = 0; k < kKinds; ++k) {
+            if (k == kCR) {  // dropped from the shape
+              next[state][k] = state, adds[state][k] = 0;
+              continue;
+            }
+            uint64_t add = lane(kSize);
+            if (k == kA) add += lane(kLatin);
+            if (k == kH) add += lane(kHangul);
+            if (k == kO) add += lane(kOther);
+            if (k == kS) add += lane(kSymbols);
+            int l = latin, h = hangul, n;
+            if (l == 2 && k == kA) add += lane(kLatinPairs), l = 0;
+            else l = k == kA ? 1 : (l == 1 && k == kSpace) ? 2 : 0;
+            if (h == 2 && k == kH) add += lane(kHangulPairs), h = 0;
+            else h = k == kH ? 1 : (h == 1 && k == kSpace) ? 2 : 0;
+            if (k == kNewline) {
+              add += lane(kNewlines);
+              if (line == 1) add += lane(kNewlinePairs), n = 2;
+              else n = 1;
+            } else {
+              if (k == kSpace && line != 0) add += lane(kIndents);
+              n = 0;
+            }
+            next[state][k] = uint8_t(pack(l, h, n)), adds[state][k] = add;
+          }
+        }
+      }
     }
   }
 };
 
+inline void flush(uint64_t& acc, int64_t* out) {
+  for (int f = 0; f < kFields; ++f) out[f] += (acc >> (kLane * f)) & kFlush;
+  acc = 0;
+}
+
 // The counts of one text into out[0 .. kFields): its chars characters from p, or (kBounded) its bytes up to
 // end. Returns where it ends.
 template <bool kBounded>
-const uint8_t* count_text(const uint8_t* p, const uint8_t* end, int64_t chars, const uint8_t* classes,
-                          int64_t* out) {
+const uint8_t* count_text(const uint8_t* p, const uint8_t* end, int64_t chars, const Steps& steps, int64_t* out) {
   for (int f = 0; f < kFields; ++f) out[f] = 0;
-  Triple latin('a'), hangul('h');
-  bool newline = false;        // the previous shape class was "\n"
-  bool newline_open = false;   // a "\n" that can still start a "\n\n"
+  uint64_t acc = 0;
+  int state = 0, pending = kFlush;
   for (int64_t k = 0; kBounded ? p < end : k < chars; ++k) {
     const uint8_t b = *p;
+    const int kind = steps.kind[b];
     const int size = char_size(b);
-    uint8_t c = classes[b];
-    if (b == '\r') {
-      p += size;
-      continue;
-    }
-    if (c == 'g' || c == 'j') {
+    acc += steps.adds[state][kind];
+    state = steps.next[state][kind];
+    if (kind == kMixed) {  // a letter of a mixed block counts by its code point
       const uint32_t cp = size == 3 ? (uint32_t(b & 0x0F) << 12) | (uint32_t(p[1] & 0x3F) << 6) | (p[2] & 0x3F) : 0;
       const int script = mixed_script(cp);
       if (script >= 0) ++out[script];
-    } else if (c == 'h') {
-      ++out[kHangul];
-    } else if (c == 'a') {
-      ++out[kLatin];
-    } else if (c == 'o') {
-      ++out[kOther];
-    } else if (c == 's') {
-      ++out[kSymbols];
     }
-    if (c == '\n') {
-      ++out[kNewlines];
-      if (newline_open) {
-        ++out[kNewlinePairs];
-        newline_open = false;
-      } else {
-        newline_open = true;
-      }
-    } else {
-      newline_open = false;
-      if (c == ' ' && newline) ++out[kIndents];
-    }
-    newline = c == '\n';
-    latin.next(c);
-    hangul.next(c);
-    ++out[kSize];
     p += size;
+    if (--pending == 0) flush(acc, out), pending = kFlush;
   }
-  out[kLatinPairs] = latin.count;
-  out[kHangulPairs] = hangul.count;
+  flush(acc, out);
   return p;
 }
 
@@ -105,9 +126,10 @@ extern "C" {
 // "a a", "h h", "s", "\n " and the shape's length.
 void gecko_script_counts(const uint8_t* data, const int64_t* chars, int64_t n, const uint8_t* classes,
                          int64_t* out) {
+  const Steps steps(classes);
   const uint8_t* p = data;
   for (int64_t i = 0; i < n; ++i, out += kFields) {
-    p = count_text<false>(p, nullptr, chars[i], classes, out);
+    p = count_text<false>(p, nullptr, chars[i], steps, out);
     p += char_size(*p);  // the separator
   }
 }
@@ -115,7 +137,8 @@ void gecko_script_counts(const uint8_t* data, const int64_t* chars, int64_t n, c
 // The same counts of the texts data[starts[i]:ends[i]] (the texts of an Arrow column, read in place).
 void gecko_script_counts_bounds(const uint8_t* data, const int64_t* starts, const int64_t* ends, int64_t n,
                                 const uint8_t* classes, int64_t* out) {
-  for (int64_t i = 0; i < n; ++i, out += kFields) count_text<true>(data + starts[i], data + ends[i], 0, classes, out);
+  const Steps steps(classes);
+  for (int64_t i = 0; i < n; ++i, out += kFields) count_text<true>(data + starts[i], data + ends[i], 0, steps, out);
 }
 
 }  // extern "C"
