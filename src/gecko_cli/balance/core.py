@@ -84,7 +84,7 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
     other = codes == LANG_CODES["other"]
     dropped = other if not keep_other else np.zeros(size, bool)
     reasons[dropped] = OTHER_REASON
-    in_mix = np.isin(codes, [LANG_CODES[lang] for lang in mix_langs if lang in LANG_CODES])
+    in_mix = np.array([lang in mix_langs for lang in LANG_NAMES])[codes]
     reasons[~dropped & ~in_mix] = NOT_IN_MIX
     if rule_cfg is not None:
         judged = np.flatnonzero(~dropped & in_mix & ~other)

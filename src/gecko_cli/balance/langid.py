@@ -62,6 +62,7 @@ handled one by one.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Mapping, Sequence
@@ -433,7 +434,7 @@ def _maybe_files(values) -> np.ndarray:
     if long.size:  # the last 4 bytes as one little-endian number each
         at = ends[long]
         tails = sum(raw[at - 4 + k].astype(np.uint32) << np.uint32(8 * k) for k in range(4))
-        out[long[np.isin(tails, _FILE_END_WORDS)]] = True
+        out[long[functools.reduce(np.logical_or, [tails == word for word in _FILE_END_WORDS])]] = True
     return out
 
 

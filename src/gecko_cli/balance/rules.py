@@ -609,7 +609,7 @@ def _decorations(text: str) -> int:
 
 def _symbol_counts(docs: Docs, rows: np.ndarray) -> np.ndarray:
     """`_SYMBOLS[lang]` of the documents `rows`."""
-    texts = [docs.texts[i] for i in rows.tolist()]
+    texts = docs.texts if len(rows) == docs.size else [docs.texts[i] for i in rows.tolist()]  # (rows: sorted)
     size = len(texts)
     out = np.zeros(size, np.int64)
     for j in np.flatnonzero(np.fromiter(map(operator.contains, texts, repeat("#")), bool, size)).tolist():
