@@ -679,14 +679,13 @@ class JamoRuns(Rule):
         (max_frac,) = limits
         out = np.zeros(len(rows), bool)
         jamo = docs.count_in(_JAMO_RANGES)[rows]  # the runs' lengths add up to the jamo in the text
-        decomposed = docs.count_in(_CONJOINING_RANGES) > 0
-        for j in np.flatnonzero(jamo).tolist():
-            i = int(rows[j])
-            if decomposed[i]:  # NFD text: composed first, by `fails`
-                out[j] = self.fails(max_frac, docs.doc(i))
-            else:
-                text = docs.texts[i]
-                out[j] = jamo[j] > max_frac * (len(text) - text.count(" ") - text.count("\n") - text.count("\t"))
+        decomposed = docs.count_in(_CONJOINING_RANGES)[rows] > 0
+        for j in np.flatnonzero((jamo > 0) & decomposed).tolist():  # NFD text: composed first, by `fails`
+            out[j] = self.fails(max_frac, docs.doc(int(rows[j])))
+        some = np.flatnonzero((jamo > 0) & ~decomposed)
+        texts = [docs.texts[i] for i in rows[some].tolist()]
+        blanks = sum(_ints(map(str.count, texts, repeat(blank)), len(texts)) for blank in " \n\t")
+        out[some] = jamo[some] > max_frac * (docs.lengths[rows[some]] - blanks)
         return out
 
 
