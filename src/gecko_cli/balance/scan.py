@@ -84,8 +84,8 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
 
 
 def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
-    metas = {c: table[c] for c in META_FIELDS
-             if c in table.column_names and pa.types.is_string(table.schema.field(c).type)}
+    schema = table.schema
+    metas = {c: table[c] for c in META_FIELDS if schema.get_field_index(c) >= 0 and pa.types.is_string(schema.field(c).type)}
     texts = [t if t is not None else "" for t in batch.texts] if batch.bad else batch.texts  # None: a bad record
     out = core.process(texts, None if cfg.relabel else table[schemas.LANG].to_pylist(), metas, relabel=cfg.relabel,
                        keep_other=cfg.keep_other, rule_cfg=cfg.rules if cfg.apply_rules else None,
