@@ -63,3 +63,17 @@ def test_other_columns_off_and_too_many_classes(monkeypatch):
         byteclasses.stats(pa.array(["a"]), np.array([0]), [b"a"] * 9)
     monkeypatch.setenv(kernels.SETTING, "off")
     assert byteclasses.stats(pa.array(["a"]), np.array([0]), CLASSES) is None
+
+
+def test_bytes_found_are_pythons_in():
+    texts = _random_texts(2, 2000) + ["a\rb", "\r\n", "한\n", ""]
+    got = byteclasses.found(utf8(texts), np.arange(len(texts)), b"\n\\+\r")
+    want = [[chr(b) in (t or "") for b in b"\n\\+\r"] for t in texts]
+    assert got.dtype == bool and got.tolist() == want
+    assert got.any(axis=0).all() and not got.all(axis=0).any()
+    rows = np.random.default_rng(1).permutation(len(texts))[:500]
+    chunked = pa.chunked_array([utf8(texts[:700]), utf8(["\n\r"] + texts[700:]).slice(1)])
+    assert (byteclasses.found(chunked, rows, b"\n\\+\r") == got[rows]).all()
+    assert byteclasses.found(utf8(texts), np.arange(3), b"").shape == (3, 0)
+    with pytest.raises(ValueError, match="ASCII"):
+        byteclasses.found(utf8(texts), rows, "한".encode())

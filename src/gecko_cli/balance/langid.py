@@ -71,6 +71,7 @@ from itertools import repeat
 import numpy as np
 
 from gecko_cli import compute
+from gecko_cli.kernels import byteclasses as byte_kernel
 from gecko_cli.kernels import scripts as script_kernel
 from gecko_cli.kernels.columns import text_bounds
 
@@ -465,10 +466,13 @@ def detect_batch(texts: Sequence[str], meta: Mapping[str, Sequence] | None = Non
     # Rules 3 and 4 change only long texts, and texts with CR, or with several lines and a ``` or a "::".
     special = lengths[rows] > SAMPLE_ABOVE
     short = np.flatnonzero(~special)
-    short_texts = texts if short.size == rows.size else [texts[j] for j in short.tolist()]
     multiline = np.zeros(len(texts), bool)
-    multiline[short] = has_newline = _contains(short_texts, "\n")
-    special[short] = _contains(short_texts, "\r")
+    breaks = byte_kernel.found(utf8, rows[short], b"\n\r") if utf8 is not None else None
+    if breaks is None:
+        short_texts = texts if short.size == rows.size else [texts[j] for j in short.tolist()]
+        breaks = np.stack([_contains(short_texts, "\n"), _contains(short_texts, "\r")], axis=1)
+    multiline[short] = has_newline = breaks[:, 0]
+    special[short] = breaks[:, 1]
     several = short[has_newline]
     several_texts = [texts[j] for j in several.tolist()]
     for mark in ("```", "::"):

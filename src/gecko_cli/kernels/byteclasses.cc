@@ -1,6 +1,7 @@
 // Per text of an Arrow string column, how many of its bytes are in each of a few classes (up to 8), and the
 // longest run of bytes of the first class (balance/rules.py: base64 runs, backslashes and digits of data
-// literals). Plain C, called through ctypes.
+// literals); or whether it holds each of a few bytes (balance/langid.py: line breaks), found by memchr. Plain C,
+// called through ctypes.
 
 #include <cstdint>
 #include <cstring>
@@ -34,6 +35,15 @@ void gecko_byte_classes(const uint8_t* data, const int64_t* starts, const int64_
     }
     longest[i] = best;
     for (int64_t c = 0; c < k; ++c) counts[i * k + c] = total[c];
+  }
+}
+
+// found[i * k + c]: whether text i, data[starts[i]:ends[i]], holds the byte needles[c].
+void gecko_bytes_found(const uint8_t* data, const int64_t* starts, const int64_t* ends, int64_t n,
+                       const uint8_t* needles, int64_t k, uint8_t* found) {
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t size = size_t(ends[i] - starts[i]);
+    for (int64_t c = 0; c < k; ++c) found[i * k + c] = std::memchr(data + starts[i], needles[c], size) != nullptr;
   }
 }
 

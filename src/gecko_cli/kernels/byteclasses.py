@@ -1,5 +1,5 @@
-"""Per text, its bytes in a few classes and the longest run of the first class (byteclasses.cc), read from the
-UTF-8 of the Arrow text column.
+"""Per text, its bytes in a few classes and the longest run of the first class, or whether it holds each of a
+few bytes (byteclasses.cc), read from the UTF-8 of the Arrow text column.
 
 The data-literal rule of `gecko balance` decides most code files from three such numbers (base64 runs,
 backslashes, digits); in Python each file is encoded and translated twice first. The kernel reads the bytes the
@@ -8,6 +8,10 @@ scan already has.
 It is used when it builds here (build.py: a C++ compiler is needed, once); otherwise, or with
 `GECKO_CPU_KERNELS=off`, `stats` returns None and the rule reads the texts in Python
 (tests/kernels/test_byteclasses.py holds both to the same results).
+
+The language detector asks which texts hold a line break. Python's `"\n" in text` reads a Korean text (two
+bytes a character in Python) a character at a time; memchr reads its UTF-8 many bytes at a time, and no byte of
+a multi-byte character is an ASCII byte.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ SOURCE = Path(__file__).with_name("byteclasses.cc")
 _P = ctypes.c_void_p
 _LIB = build.CFunctions(SOURCE, {
     "gecko_byte_classes": (None, [_P, _P, _P, ctypes.c_int64, _P, ctypes.c_int64, _P, _P]),
+    "gecko_bytes_found": (None, [_P, _P, _P, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, _P]),
 }, "balance: byte classes")
 MAX_CLASSES = 8
 
@@ -57,3 +62,22 @@ def stats(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray,
         _LIB.get().gecko_byte_classes(data.address, starts.ctypes.data, ends.ctypes.data, len(starts), table.ctypes.data,
                                       len(classes), counts.ctypes.data, longest.ctypes.data)
     return counts, longest
+
+
+def found(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray, needles: bytes) -> np.ndarray | None:
+    """Per text `rows[j]` of `texts`, whether it holds each byte of `needles` (ASCII bytes: a multi-byte UTF-8
+    character holds none); None when the kernel is not available here or the column is not a string column.
+
+    Returns:
+        A bool array of shape (len(rows), len(needles)).
+    """
+    if not (enabled() and pa.types.is_string(texts.type)) or _LIB.get() is None:
+        return None
+    if any(b >= 0x80 for b in needles):
+        raise ValueError(f"ASCII bytes only, not {needles!r}")
+    out = np.zeros((len(rows), len(needles)), np.uint8)
+    data, starts, ends = text_bounds(texts, rows)
+    if len(starts) and needles:
+        _LIB.get().gecko_bytes_found(data.address, starts.ctypes.data, ends.ctypes.data, len(starts), needles,
+                                     len(needles), out.ctypes.data)
+    return out.view(bool)
