@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from gecko_cli import compute
 from gecko_cli.balance import langid, pii, rules
+from gecko_cli.kernels import byteclasses as byte_kernel
 from gecko_cli.kernels import keys as key_kernel
 from gecko_cli.kernels import numbers as number_kernel
 
@@ -104,7 +105,8 @@ def process(texts: Sequence[str], labels: Sequence[str | None] | None, metas: Ma
             flagged = np.flatnonzero(numbers)
             spans = number_kernel.run_spans(utf8, np.asarray(kept, np.int64)[flagged])
             runs = None if spans is None else (flagged[spans[0]], spans[1], spans[2])
-        changed, out.pii = pii.scrub_batch(chosen, numbers, runs)
+        ats = byte_kernel.found(utf8, kept, b"@") if utf8 is not None else None
+        changed, out.pii = pii.scrub_batch(chosen, numbers, runs, None if ats is None else ats[:, 0])
         for j, text in changed.items():
             out.texts[kept[j]] = text
         out.scrubbed = sorted(kept[j] for j in changed)

@@ -200,7 +200,8 @@ def scrub(text: str) -> tuple[str, dict[str, int]]:
 
 
 def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None,
-                runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[dict[int, str], Counter]:
+                runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                ats: np.ndarray | None = None) -> tuple[dict[int, str], Counter]:
     """`scrub` of a batch of texts at once: the same results, with one search for numbers over the batch.
 
     Args:
@@ -211,6 +212,7 @@ def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None,
             (which, start, end: a text's index and where in it), with `numbers`: then no text is searched for
             them (the runs of texts whose e-mail addresses were replaced are found again by the kernel, in
             their new text; by the regex where it does not run).
+        ats: a bool per text, whether it holds an "@" (found in its UTF-8 bytes); None: looked for in the texts.
 
     Returns:
         The scrubbed text of each document that changed, by its index (the others are clean), and how many of
@@ -219,7 +221,9 @@ def scrub_batch(texts: Sequence[str], numbers: np.ndarray | None = None,
     changed: dict[int, str] = {}
     total: Counter = Counter()
     texts = list(texts)
-    for i in np.flatnonzero(np.fromiter(map(operator.contains, texts, repeat("@")), bool, len(texts))).tolist():
+    if ats is None:
+        ats = np.fromiter(map(operator.contains, texts, repeat("@")), bool, len(texts))
+    for i in np.flatnonzero(ats).tolist():
         found: dict[str, int] = {}  # e-mail addresses: text by text (few have an "@"); numbers next
         out = _emails(texts[i], found)
         if found:

@@ -211,8 +211,14 @@ class Docs:
         self._utf8 = (utf8, np.arange(self.size) if rows is None else rows) if utf8 is not None else None
         self._counted: np.ndarray | bool | None = None  # False: the kernel does not run here
         self._byte_stats: dict[tuple[bytes, ...], tuple[np.ndarray, np.ndarray] | None] = {}
+        self._holds: dict[str, np.ndarray] = {}
         self.lengths = _ints(map(len, self.texts), self.size)
-        self.multiline = np.fromiter(map(operator.contains, self.texts, repeat("\n")), bool, self.size)
+        self.multiline = self._in_column("\n")  # before the texts are stripped: those are looked at again
+        if self.multiline is None:
+            self.multiline = _contains(self.texts, "\n")
+        else:
+            some = np.flatnonzero(self.multiline)
+            self.multiline[some] = _contains([self.texts[i] for i in some.tolist()], "\n")
         self._lines: LineStats | None = None
         self._paragraphs: LineStats | None = None
         self._line_lengths: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -222,6 +228,24 @@ class Docs:
     def doc(self, i: int) -> Doc:
         """Document `i` as a Doc (for rules without array code)."""
         return Doc(self.texts[i], self.lang)
+
+    def holds(self, char: str) -> np.ndarray:
+        """Per document, whether it holds `char`, an ASCII character that is not whitespace (stripping leaves
+        it)."""
+        if char not in self._holds:
+            found = self._in_column(char)
+            self._holds[char] = found if found is not None else _contains(self.texts, char)
+        return self._holds[char]
+
+    def _in_column(self, char: str) -> np.ndarray | None:
+        """Whether each text holds the ASCII `char` before it is stripped, read from the column's bytes by
+        kernels/byteclasses.py (memchr); None without the column or the kernel."""
+        if self._utf8 is None:
+            return None
+        from gecko_cli.kernels import byteclasses
+
+        found = byteclasses.found(*self._utf8, char.encode())
+        return None if found is None else found[:, 0].copy()
 
     def wide(self) -> np.ndarray:
         """The documents that are not pure ASCII."""
@@ -341,6 +365,10 @@ def split_lines(texts: list[str], chunk_chars: int = Docs.LINE_CHUNK) -> line_ke
 
 def _ints(values, count: int) -> np.ndarray:
     return np.fromiter(values, np.int64, count)
+
+
+def _contains(texts: list[str], char: str) -> np.ndarray:
+    return np.fromiter(map(operator.contains, texts, repeat(char)), bool, len(texts))
 
 
 def _segment_sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -609,12 +637,12 @@ def _decorations(text: str) -> int:
 
 def _symbol_counts(docs: Docs, rows: np.ndarray) -> np.ndarray:
     """`_SYMBOLS[lang]` of the documents `rows`."""
-    texts = docs.texts if len(rows) == docs.size else [docs.texts[i] for i in rows.tolist()]  # (rows: sorted)
-    size = len(texts)
+    size = len(rows)
     out = np.zeros(size, np.int64)
-    for j in np.flatnonzero(np.fromiter(map(operator.contains, texts, repeat("#")), bool, size)).tolist():
-        out[j] += _hashtags(texts[j])
+    for j in np.flatnonzero(docs.holds("#")[rows]).tolist():
+        out[j] += _hashtags(docs.texts[int(rows[j])])
     if docs.lang == "en":
+        texts = docs.texts if size == docs.size else [docs.texts[i] for i in rows.tolist()]  # (rows: sorted)
         out += _ints(map(str.count, texts, repeat("...")), size)
         out += _ints(map(str.count, texts, repeat("\u2026")), size)
     return out + docs.count_in(_DECORATION_RANGES)[rows]
