@@ -133,15 +133,19 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
         work.mark_done("gather", shard, {"name": None, "rows": 0, "bytes": 0})
         return
     order = np.argsort(np.concatenate(keys), kind="stable")
+    copy = np.concatenate(copies)
     # the small columns: one chunk first (a take across many chunks is much slower than from one)
-    rest = compute.take(pa.concat_tables(parts, promote_options="default").combine_chunks(), compute.array(order, np.int64))
-    ids = core.copy_id_column(one_array(rest[schemas.ID]), np.concatenate(copies)[order])
-    rest = rest.set_column(rest.schema.get_field_index(schemas.ID), schemas.DOCS.field(schemas.ID), ids)
-    schema = pa.schema([schemas.DOCS.field(schemas.TEXT), *rest.schema])
+    small = pa.concat_tables(parts, promote_options="default").combine_chunks()
+    at_id = small.schema.get_field_index(schemas.ID)
+    schema = pa.schema([schemas.DOCS.field(schemas.TEXT), *small.schema]).set(at_id + 1, schemas.DOCS.field(schemas.ID))
     # Written a record batch of BATCH_BYTES of text at a time: the memory of one batch is reused for the next.
+    # Each batch takes its rows of the small columns as it comes, while the threads compress the batches before.
     with ShardWriter(cfg.output, shard, schema, threads=threads) as w:
         for lo, hi, text in interleaved_batches(texts, order, BATCH_BYTES, reuse=threads + 1):
-            w.write(rest.slice(lo, hi - lo).add_column(0, schema.field(0), text))
+            rows = order[lo:hi]
+            rest = compute.take(small, compute.array(rows, np.int64))
+            ids = core.copy_id_column(one_array(rest[schemas.ID]), copy[rows])
+            w.write(rest.set_column(at_id, schema.field(at_id + 1), ids).add_column(0, schema.field(0), text))
     work.mark_done("gather", shard, w.info.as_dict())
 
 
