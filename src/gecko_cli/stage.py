@@ -181,7 +181,8 @@ def _clear(work: WorkDir, out: str, side_dirs: tuple[str, ...], keep: str | None
 
 
 def run_parallel(workers: int, fn, jobs: list[tuple], costs: list[float] | None = None) -> list:
-    """Run fn(*job) for every job, in `workers` forked processes when more than one; results in job order.
+    """Run fn(*job) for every job, in `workers` processes when more than one (this one and workers - 1 forked
+    from it); results in job order.
 
     Each process takes the next job as it becomes free: the costliest first when `costs` (one per job: its
     input's size, say) are given, so that the last jobs, which one process may run while the others wait, are
@@ -203,8 +204,9 @@ def run_parallel(workers: int, fn, jobs: list[tuple], costs: list[float] | None 
     # The workers are forked from this process after _SHARED is set: they read the jobs from it, not from pickles.
     _SHARED = (fn, [(i, jobs[i]) for i in start], context.Value("q", 0))
     try:
-        with ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_die_with_parent) as pool:
-            done = [fut.result() for fut in [pool.submit(_take_jobs) for _ in range(n)]]
+        with ProcessPoolExecutor(max_workers=n - 1, mp_context=context, initializer=_die_with_parent) as pool:
+            futures = [pool.submit(_take_jobs) for _ in range(n - 1)]  # forked here, before this process starts
+            done = [_take_jobs(forked=False), *(fut.result() for fut in futures)]
     finally:
         _SHARED = None
     results: list = [None] * len(jobs)
@@ -217,10 +219,11 @@ def run_parallel(workers: int, fn, jobs: list[tuple], costs: list[float] | None 
 _SHARED: tuple | None = None  # (fn, (index, job) in the order to run them, next of them) of the call in progress
 
 
-def _take_jobs() -> list[tuple[int, object]]:
+def _take_jobs(forked: bool = True) -> list[tuple[int, object]]:
     """In a worker: run the next job until none is left; returns (index, result) of the jobs it ran."""
     global _finisher
-    _finisher = None  # a finisher of the parent's has no thread here
+    if forked:
+        _finisher = None  # a finisher of the parent's has no thread here
     fn, jobs, next_job = _SHARED
     out = []
     with _finishing():
