@@ -19,6 +19,7 @@ except ImportError:  # a pyarrow that keeps them elsewhere: the public module ha
 
 call_function = _arrow.call_function
 
+
 def array(values, dtype=None) -> pa.Array:
     """`pa.array(values)` of a 1-D numpy array (or sequence) of numbers or bools, as `dtype` when given: the same
     array, made from the numpy data (as pa.array makes it) without pa.array's test for numpy's masked arrays,
