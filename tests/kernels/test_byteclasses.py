@@ -77,3 +77,31 @@ def test_bytes_found_are_pythons_in():
     assert byteclasses.found(utf8(texts), np.arange(3), b"").shape == (3, 0)
     with pytest.raises(ValueError, match="ASCII"):
         byteclasses.found(utf8(texts), rows, "한".encode())
+
+
+@pytest.mark.parametrize("needle", ["...", "\u2026", "```", "::", "ab", "a", "한국", "😀"])
+def test_occurrences_are_pythons_count(needle):
+    r = random.Random(3)
+    pieces = PIECES + ["...", "....", ". .", "..", "\u2026", "``", "```", "````", ":::", "::", "ab", "aab", "한국어", "한"]
+    texts = [None if r.random() < 0.05 else "".join(r.choice(pieces) for _ in range(r.randint(0, 30)))
+             for _ in range(3000)] + ["", needle, needle * 3, needle[:-1]]
+    got = byteclasses.occurrences(utf8(texts), np.arange(len(texts)), needle)
+    want = [(t or "").count(needle) for t in texts]
+    assert got.dtype == np.int64 and got.tolist() == want
+    assert max(want) > 2 and min(want) == 0
+    first = byteclasses.occurrences(utf8(texts), np.arange(len(texts)), needle, limit=1)
+    assert first.tolist() == [min(n, 1) for n in want]
+    assert byteclasses.occurrences(utf8(texts), np.arange(len(texts)), needle, limit=2).tolist() == \
+        [min(n, 2) for n in want]
+    rows = np.random.default_rng(4).permutation(len(texts))[:700]
+    chunked = pa.chunked_array([utf8(texts[:900]), utf8(["x"] + texts[900:]).slice(1)])
+    assert (byteclasses.occurrences(chunked, rows, needle) == got[rows]).all()
+
+
+def test_occurrences_refuse_an_empty_needle_and_are_off_without_the_kernel(monkeypatch):
+    with pytest.raises(ValueError, match="empty"):
+        byteclasses.occurrences(utf8(["a"]), np.array([0]), "")
+    assert byteclasses.occurrences(utf8([]), np.zeros(0, np.int64), "...").shape == (0,)
+    assert byteclasses.occurrences(pa.array(["a"], pa.large_string()), np.array([0]), "a") is None
+    monkeypatch.setenv(kernels.SETTING, "off")
+    assert byteclasses.occurrences(utf8(["a"]), np.array([0]), "a") is None

@@ -474,9 +474,11 @@ def detect_batch(texts: Sequence[str], meta: Mapping[str, Sequence] | None = Non
     multiline[short] = has_newline = breaks[:, 0]
     special[short] = breaks[:, 1]
     several = short[has_newline]
-    several_texts = [texts[j] for j in several.tolist()]
     for mark in ("```", "::"):
-        special[several] |= _contains(several_texts, mark)
+        held = byte_kernel.occurrences(utf8, rows[several], mark, limit=1) if utf8 is not None else None
+        if held is None:
+            held = _contains([texts[j] for j in several.tolist()], mark)
+        special[several] |= held > 0
     prose = list(texts)
     for j in np.flatnonzero(special).tolist():
         prose[j], multiline[j] = _prose(texts[j])

@@ -237,6 +237,19 @@ class Docs:
             self._holds[char] = found if found is not None else _contains(self.texts, char)
         return self._holds[char]
 
+    def count(self, substring: str, rows: np.ndarray) -> np.ndarray:
+        """Per document of `rows`, how often it holds `substring` (as `str.count`), a string without whitespace
+        (stripping leaves each of its occurrences): from the column's bytes by kernels/byteclasses.py (memmem)
+        when there is one and the kernel runs here."""
+        if self._utf8 is not None:
+            from gecko_cli.kernels import byteclasses
+
+            counted = byteclasses.occurrences(self._utf8[0], self._utf8[1][rows], substring)
+            if counted is not None:
+                return counted
+        texts = self.texts if len(rows) == self.size else [self.texts[i] for i in rows.tolist()]  # (rows: sorted)
+        return _ints(map(str.count, texts, repeat(substring)), len(rows))
+
     def _in_column(self, char: str) -> np.ndarray | None:
         """Whether each text holds the ASCII `char` before it is stripped, read from the column's bytes by
         kernels/byteclasses.py (memchr); None without the column or the kernel."""
@@ -642,9 +655,8 @@ def _symbol_counts(docs: Docs, rows: np.ndarray) -> np.ndarray:
     for j in np.flatnonzero(docs.holds("#")[rows]).tolist():
         out[j] += _hashtags(docs.texts[int(rows[j])])
     if docs.lang == "en":
-        texts = docs.texts if size == docs.size else [docs.texts[i] for i in rows.tolist()]  # (rows: sorted)
-        out += _ints(map(str.count, texts, repeat("...")), size)
-        out += _ints(map(str.count, texts, repeat("\u2026")), size)
+        out += docs.count("...", rows)
+        out += docs.count("\u2026", rows)
     return out + docs.count_in(_DECORATION_RANGES)[rows]
 
 

@@ -11,7 +11,9 @@ It is used when it builds here (build.py: a C++ compiler is needed, once); other
 
 The language detector asks which texts hold a line break. Python's `"\n" in text` reads a Korean text (two
 bytes a character in Python) a character at a time; memchr reads its UTF-8 many bytes at a time, and no byte of
-a multi-byte character is an ASCII byte.
+a multi-byte character is an ASCII byte. Strings of several characters ("```", "...") are found by memchr and memcmp:
+UTF-8 is self-synchronising, so the string's bytes occur in a text's bytes exactly where the string occurs in the
+text, and counting them from left to right without overlaps gives Python's `str.count`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _P = ctypes.c_void_p
 _LIB = build.CFunctions(SOURCE, {
     "gecko_byte_classes": (None, [_P, _P, _P, ctypes.c_int64, _P, ctypes.c_int64, _P, _P]),
     "gecko_bytes_found": (None, [_P, _P, _P, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, _P]),
+    "gecko_substring_counts": (None, [_P, _P, _P, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, _P]),
 }, "balance: byte classes")
 MAX_CLASSES = 8
 
@@ -81,3 +84,24 @@ def found(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray, needles: bytes) -
         _LIB.get().gecko_bytes_found(data.address, starts.ctypes.data, ends.ctypes.data, len(starts), needles,
                                      len(needles), out.ctypes.data)
     return out.view(bool)
+
+
+def occurrences(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray, needle: str, limit: int = 0) -> np.ndarray | None:
+    """Per text `rows[j]` of `texts`, how often it holds `needle` (non-overlapping, as `str.count`), or at most
+    `limit` times when `limit` > 0 (1: whether it holds it at all); None when the kernel is not available here
+    or the column is not a string column.
+
+    Returns:
+        An int64 array of shape (len(rows),).
+    """
+    if not (enabled() and pa.types.is_string(texts.type)) or _LIB.get() is None:
+        return None
+    if not needle:
+        raise ValueError("an empty needle is found everywhere: ask for a string of one character or more")
+    raw = needle.encode("utf-8")
+    out = np.zeros(len(rows), np.int64)
+    data, starts, ends = text_bounds(texts, rows)
+    if len(starts):
+        _LIB.get().gecko_substring_counts(data.address, starts.ctypes.data, ends.ctypes.data, len(starts), raw,
+                                          len(raw), limit, out.ctypes.data)
+    return out
