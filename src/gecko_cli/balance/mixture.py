@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from gecko_cli.errors import DataError
+from gecko_cli.kernels.order import argsort
 
 _EPS = 1e-9
 
@@ -136,7 +137,7 @@ def copies(keys: np.ndarray, sizes: np.ndarray, epochs: float) -> tuple[int, int
     frac = epochs - whole
     if frac <= _EPS or not len(keys):
         return whole, -1
-    order = np.argsort(keys, kind="stable")
+    order = argsort(keys)
     reach = np.cumsum(sizes[order]) >= frac * sizes.sum() * (1 - _EPS)
     last = int(np.argmax(reach)) if reach.any() else len(order) - 1
     return whole, int(keys[order][last])

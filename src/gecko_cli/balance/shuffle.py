@@ -25,6 +25,7 @@ from gecko_cli.balance import core, mixture
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import COPY, KEY, SCAN_META, Work
 from gecko_cli.kernels.columns import one_array
+from gecko_cli.kernels.order import argsort
 from gecko_cli.kernels.texts import TextTaker
 from gecko_cli.shards import ShardWriter, open_shard
 from gecko_cli.stage import finish
@@ -100,7 +101,9 @@ def scatter_unit(cfg: BalanceConfig, work: Work, unit: int, plan: dict) -> None:
     copy = (np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)).astype(np.int32)
     key = core.copy_keys(meta["key"][rows], copy)
     bucket = (key % np.uint64(n_out)).astype(np.int64)
-    order = np.lexsort((key, bucket))
+    order = argsort(key)  # by shard, then key, then row (numpy's lexsort((key, bucket))): two stable sorts
+    if n_out > 1:
+        order = order[argsort(bucket[order])]
     offsets = np.searchsorted(bucket[order], np.arange(n_out + 1))
     data = np.empty(len(rows), dtype=COPY)  # put in order field by field: a take of whole records is slow
     data["row"], data["copy"], data["key"] = rows[order], copy[order], key[order]
@@ -181,8 +184,9 @@ def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order
     bounds = [0, *(int(c) for c in cuts if c < len(rows)), len(rows)]
     taker = TextTaker.make(columns.chunks, reuse) if reuse and len(rows) else None
     if taker is not None:  # straight out of the columns, without combining them
-        starts = np.cumsum([0, *(len(c) for c in columns.chunks)])
-        chunk = (np.searchsorted(starts, rows, side="right") - 1).astype(np.int32)
+        lengths = np.array([len(c) for c in columns.chunks], np.int64)
+        starts = np.cumsum(lengths) - lengths
+        chunk = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)[rows]  # (a lookup beats a search)
         local = rows - starts[chunk]
         text_ends = np.concatenate([[0], ends])
         take = lambda lo, hi: taker.take(chunk[lo:hi], local[lo:hi], int(text_ends[hi] - text_ends[lo]))  # noqa: E731
