@@ -288,5 +288,23 @@ def test_kept_metadata_held_between_phases_or_not_gives_the_same_output(clean, t
     names = sorted(os.listdir(reference))
     assert names == sorted(os.listdir(out))
     assert all(filecmp.cmp(os.path.join(reference, n), os.path.join(out, n), shallow=False) for n in names)
-    # the plan reads each scanned file's metadata, scatter again only what was not held
-    assert sorted(reads) == {"none": [0, 0, 1, 1], "first": [0, 1, 1], "all": [0, 1]}[held]
+    # the scan hands over each file's metadata while it fits; the plan reads the rest, scatter again only what
+    # was not held
+    assert sorted(reads) == {"none": [0, 0, 1, 1], "first": [1, 1], "all": []}[held]
+
+
+def test_metadata_of_an_earlier_run_s_scan_is_read_back(clean, tmp_path, monkeypatch):
+    from gecko_cli.balance.work import Work
+
+    reference = str(tmp_path / "reference")
+    run(BalanceConfig(input=clean, output=reference, shard_bytes=800, apply_rules=False))
+    out = str(tmp_path / "out")
+    run(BalanceConfig(input=clean, output=out, shard_bytes=800, apply_rules=False, phase="scan"))
+    reads = []
+    real = Work._read_meta
+    monkeypatch.setattr(Work, "_read_meta", lambda self, unit: reads.append(unit) or real(self, unit))
+    assert run(BalanceConfig(input=clean, output=out, shard_bytes=800, apply_rules=False)).complete
+    assert sorted(reads) == [0, 1]  # the scan was done: its metadata comes from its files, once
+    names = sorted(os.listdir(reference))
+    assert names == sorted(os.listdir(out))
+    assert all(filecmp.cmp(os.path.join(reference, n), os.path.join(out, n), shallow=False) for n in names)

@@ -67,7 +67,11 @@ def _scan(cfg, work, inputs):
     if cfg.keep_dropped:
         os.makedirs(cfg.keep_dropped, exist_ok=True)
     mine = host_slice(inputs, cfg.num_hosts, cfg.host_index)
-    run_parallel(cfg.workers, scan.run_unit, [(cfg, work, f, len(inputs)) for f in mine], costs=[f.size for f in mine])
+    results = run_parallel(cfg.workers, scan.run_unit, [(cfg, work, f, len(inputs)) for f in mine],
+                           costs=[f.size for f in mine])
+    for f, result in zip(mine, results):  # what the plan and scatter read next, without reading it back
+        if result["meta"] is not None:
+            work.hold_meta(f.index, result["meta"])
 
 
 def _plan(cfg, work, inputs):

@@ -24,10 +24,11 @@ BAD_REASON = "bad_record"
 
 
 def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) -> dict:
-    """Scan one input file; with a work folder, write its survivors and done marker and return its counts;
-    without one (a dry run), write nothing and return counts, per-document sizes and keys, and samples."""
+    """Scan one input file: returns its counts ("info") and the SCAN_META of the documents it kept ("meta": None
+    when an earlier run scanned it); with a work folder, it writes its survivors and done marker; without one (a
+    dry run), it writes nothing and returns samples too."""
     if work is not None and work.is_done("scan", f.index):
-        return work.done_info("scan", f.index)
+        return {"info": work.done_info("scan", f.index), "meta": None}
     stats = _Stats()
     sample: dict[str, list[str]] = defaultdict(list)
     sample_left = defaultdict(lambda: max(cfg.token_sample_bytes // max(n_units, 1), 65536))
@@ -52,8 +53,7 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
             kept = kept.append_column(pa.field(KEY, pa.uint64()), compute.array(meta["key"]))
             if work is not None and kept_w is None:
                 kept_w = ShardWriter(work.kept_dir(), f.index, kept.schema, compression=None)
-            if work is None:
-                meta_parts.append(meta)
+            meta_parts.append(meta)
             if cfg.by == "tokens" or work is None:  # samples estimate tokens per byte
                 _take_sample(kept, meta, sample, sample_left)
             if kept_w is not None:
@@ -63,8 +63,8 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
                 if dropped_w is None:
                     dropped_w = ShardWriter(cfg.keep_dropped, f.index, dropped.schema)
                 dropped_w.write(dropped)
+        meta = np.concatenate(meta_parts) if meta_parts else np.zeros(0, SCAN_META)
         if work is None:  # a dry run: counts, sizes and samples for the plan, nothing written
-            meta = np.concatenate(meta_parts) if meta_parts else np.zeros(0, SCAN_META)
             return {"info": stats.as_dict(), "meta": meta, "sample": dict(sample)}
     except BaseException:
         _abort(kept_w, dropped_w)
@@ -80,7 +80,7 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
         work.mark_done("scan", f.index, {**info, "sample": dict(sample)})
 
     finish(done)
-    return info
+    return {"info": info, "meta": meta}
 
 
 def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:

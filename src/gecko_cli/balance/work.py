@@ -49,10 +49,15 @@ class Work(WorkDir):
         if unit in self._meta:
             return self._meta[unit]
         meta = self._read_meta(unit)
-        if self._meta_bytes + meta.nbytes <= self.META_CACHE_BYTES:
+        self.hold_meta(unit, meta)
+        return meta
+
+    def hold_meta(self, unit: int, meta: np.ndarray) -> None:
+        """Keep a scanned file's SCAN_META in memory for `meta` while it fits in META_CACHE_BYTES (the scan
+        hands over what it computed, so that the plan need not read it back)."""
+        if unit not in self._meta and self._meta_bytes + meta.nbytes <= self.META_CACHE_BYTES:
             self._meta[unit] = meta
             self._meta_bytes += meta.nbytes
-        return meta
 
     def _read_meta(self, unit: int) -> np.ndarray:
         path = self.kept_file(unit)
