@@ -10,7 +10,6 @@ import dataclasses
 import json
 import math
 import os
-import tomllib
 from dataclasses import dataclass
 
 from gecko_cli.errors import ConfigError
@@ -49,6 +48,8 @@ def load_file(path: str | None) -> ConfigFile:
         if not os.path.exists(WORKSPACE_FILE):
             return ConfigFile()
         path = WORKSPACE_FILE
+    import tomllib  # imported here: most runs have no config file
+
     try:
         with open(path, "rb") as fh:
             file = ConfigFile(tomllib.load(fh), path)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 from gecko_cli.compile_cache import machine_kind
@@ -60,6 +58,9 @@ def library(source: Path, *, xla_ffi: bool = True) -> Path:
     target = cache_folder() / f"{source.stem}-{digest}.so"
     if target.exists():
         return target
+    import subprocess  # imported here: a command whose kernels are built already does without them
+    import tempfile
+
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=f".{source.stem}-", suffix=".so", dir=target.parent)
     os.close(fd)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -11,7 +10,6 @@ import zlib
 from collections.abc import Iterator
 
 import pyarrow as pa
-import zstandard
 
 from gecko_cli import schemas
 from gecko_cli.errors import DataError
@@ -44,6 +42,8 @@ def _byte_chunks(f: InputFile) -> Iterator[bytes]:
             if f.format == "jsonl.zst":
                 yield from _zstd_chunks(raw, f.path)
             elif f.format == "jsonl.gz":
+                import gzip  # imported here, as zstandard: a run over Arrow shards needs neither
+
                 with gzip.GzipFile(fileobj=raw) as gz:
                     while chunk := gz.read(_CHUNK):
                         yield chunk
@@ -55,6 +55,8 @@ def _byte_chunks(f: InputFile) -> Iterator[bytes]:
 
 
 def _zstd_chunks(raw, path: str) -> Iterator[bytes]:
+    import zstandard
+
     new = zstandard.ZstdDecompressor().decompressobj
     dobj, fed = new(), False  # fed: the current frame has started and not yet ended
     try:
