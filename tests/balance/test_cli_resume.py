@@ -48,7 +48,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
     cmd = [sys.executable, "-m", "gecko_cli", "-q", "balance", str(raw), str(tmp_path / "out"), *args, "--workers", "2"]
     work = tmp_path / "out" / ".gecko-work"
     killed = sum(kill_when(cmd, str(work / marker)) for marker in
-                 ("scan/done-00002.json", "scan/done-00006.json", "scatter/done-00003.json", "gather/done-00001.json"))
+                 ("scan/done-00002.json", "scan/done-00006.json", "plan/done.json", "gather/done-00001.json"))
     assert not (tmp_path / "out" / "manifest.json").exists()
     assert killed >= 3, "the runs finished before they could be killed: use a larger input"
     done = subprocess.run(cmd, capture_output=True, text=True)

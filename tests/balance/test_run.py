@@ -293,6 +293,32 @@ def test_kept_metadata_held_between_phases_or_not_gives_the_same_output(clean, t
     assert sorted(reads) == {"none": [0, 0, 1, 1], "first": [1, 1], "all": []}[held]
 
 
+@pytest.mark.parametrize("how", ["held", "files: over the limit", "files: work kept"])
+def test_scattered_copies_held_in_memory_or_written_give_the_same_output(clean, tmp_path, monkeypatch, how):
+    from gecko_cli.balance.work import Work
+
+    reference = str(tmp_path / "reference")
+    run(BalanceConfig(input=clean, output=reference, shard_bytes=800, apply_rules=False, phase="scan"))
+    for phase in ("plan", "scatter", "gather"):  # each phase in its own run: the copies go to files
+        run(BalanceConfig(input=clean, output=reference, shard_bytes=800, apply_rules=False, phase=phase))
+    if how == "files: over the limit":
+        monkeypatch.setattr(Work, "COPIES_HELD_BYTES", 0)
+    scattered = []
+    real = Work.hold_copies
+    monkeypatch.setattr(Work, "hold_copies", lambda self, unit, *a: scattered.append(unit) or real(self, unit, *a))
+    out = str(tmp_path / "out")
+    keep = how == "files: work kept"
+    report = run(BalanceConfig(input=clean, output=out, shard_bytes=800, apply_rules=False, keep_work=keep))
+    assert report.complete and report.manifest["stats"]["shards"] > 1
+    names = sorted(n for n in os.listdir(reference) if not n.startswith("."))
+    assert names == sorted(n for n in os.listdir(out) if not n.startswith("."))
+    assert all(filecmp.cmp(os.path.join(reference, n), os.path.join(out, n), shallow=False) for n in names)
+    assert sorted(scattered) == ([0, 1] if how == "held" else [])
+    if keep:
+        files = sorted(os.listdir(os.path.join(out, ".gecko-work", "scatter")))
+        assert files == ["copies-00000.bin", "copies-00001.bin", "done-00000.json", "done-00001.json"]
+
+
 def test_metadata_of_an_earlier_run_s_scan_is_read_back(clean, tmp_path, monkeypatch):
     from gecko_cli.balance.work import Work
 

@@ -13,7 +13,7 @@ import numpy as np
 from gecko_cli import __version__
 from gecko_cli.balance import scan, shuffle
 from gecko_cli.balance.config import PHASES, BalanceConfig
-from gecko_cli.balance.work import Work
+from gecko_cli.balance.work import COPY, Work
 from gecko_cli.console import log
 from gecko_cli.shards import InputFile, check_hosts, discover, fingerprint, host_slice, read_manifest, write_manifest
 from gecko_cli.stage import prepare_output, run_parallel
@@ -91,11 +91,25 @@ def _scatter(cfg, work, inputs):
     work.require("plan", [None], "scatter")
     plan = shuffle.read_plan(work)
     mine = host_slice(inputs, cfg.num_hosts, cfg.host_index)
+    if _holds_copies(cfg, plan):  # computed here and kept in memory, for the gather that follows in this process
+        for f in mine:
+            shuffle.scatter_unit(cfg, work, f.index, plan, hold=True)
+        return
     run_parallel(cfg.workers, shuffle.scatter_unit, [(cfg, work, f.index, plan) for f in mine], costs=[f.size for f in mine])
 
 
+def _holds_copies(cfg: BalanceConfig, plan: dict) -> bool:
+    """Whether scatter keeps its copies in memory instead of writing them: when this process runs every phase on
+    the only host, they fit in Work.COPIES_HELD_BYTES, and the work folder is not to be kept. A crash then loses
+    them, and the rerun scatters again (a small step: a sort of each scanned file's copies) before it gathers
+    the shards not yet written. Elsewhere they go to files, for the hosts or runs of the phases that follow."""
+    copies = sum(p["docs_out"] for p in plan["langs"].values())
+    return (cfg.phase == "all" and cfg.num_hosts == 1 and not cfg.keep_work
+            and copies * COPY.itemsize <= Work.COPIES_HELD_BYTES)
+
+
 def _gather(cfg, work, inputs):
-    work.require("scatter", [f.index for f in inputs], "gather")
+    work.require("scatter", [f.index for f in inputs if not work.holds_copies(f.index)], "gather")
     shards = host_slice(list(range(shuffle.read_plan(work)["shards"])), cfg.num_hosts, cfg.host_index)
     threads = max(1, cfg.workers // max(len(shards), 1))  # fewer shards than workers: each compresses on several
     run_parallel(cfg.workers, shuffle.gather_unit, [(cfg, work, k, len(inputs), threads) for k in shards])

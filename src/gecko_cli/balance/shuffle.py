@@ -86,9 +86,10 @@ def make_plan(cfg: BalanceConfig, meta: np.ndarray, scans: list[dict], samples: 
             "bytes_out": out_bytes}
 
 
-def scatter_unit(cfg: BalanceConfig, work: Work, unit: int, plan: dict) -> None:
-    """Write where every copy of one scanned file's documents goes, grouped by output shard."""
-    if work.is_done("scatter", unit):
+def scatter_unit(cfg: BalanceConfig, work: Work, unit: int, plan: dict, hold: bool = False) -> None:
+    """Write where every copy of one scanned file's documents goes, grouped by output shard; with `hold`, keep
+    it in `work`'s memory instead (`Work.hold_copies`: for a gather in this process)."""
+    if work.is_done("scatter", unit) or work.holds_copies(unit):
         return
     n_out = plan["shards"]
     meta = np.asarray(work.meta(unit))
@@ -107,6 +108,9 @@ def scatter_unit(cfg: BalanceConfig, work: Work, unit: int, plan: dict) -> None:
     offsets = np.searchsorted(bucket[order], np.arange(n_out + 1))
     data = np.empty(len(rows), dtype=COPY)  # put in order field by field: a take of whole records is slow
     data["row"], data["copy"], data["key"] = rows[order], copy[order], key[order]
+    if hold:
+        work.hold_copies(unit, data, offsets.tolist())
+        return
 
     def done() -> None:
         work.write_array(work.copies_file(unit), data)
@@ -122,10 +126,11 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
         return
     parts, keys, copies, texts = [], [], [], []
     for unit in range(n_units):
-        lo, hi = work.done_info("scatter", unit)["offsets"][shard: shard + 2]
+        offsets, unit_copies = work.scattered(unit)
+        lo, hi = offsets[shard: shard + 2]
         if hi <= lo:
             continue
-        sel = np.asarray(work.copies(unit)[lo:hi])
+        sel = np.asarray(unit_copies[lo:hi])
         kept = open_shard(work.kept_file(unit)).read_all()
         texts.append((kept[schemas.TEXT], sel["row"]))
         parts.append(compute.take(kept.drop_columns([c for c in (schemas.TEXT, KEY) if c in kept.column_names]),

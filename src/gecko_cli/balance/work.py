@@ -29,10 +29,15 @@ class Work(WorkDir):
     #: then scatter each file's again): 256 MB, the documents of about 15 million.
     META_CACHE_BYTES = 256 << 20
 
+    #: The most bytes of COPY that scatter keeps in memory for the gather of the same run instead of writing
+    #: them (see balance/run.py `_holds_copies`): 256 MB, about 13 million copies of documents.
+    COPIES_HELD_BYTES = 256 << 20
+
     def __init__(self, out_dir: str):
         super().__init__(out_dir, ("scan", "plan", "scatter", "gather"), "balance")
         self._meta: dict[int, np.ndarray] = {}
         self._meta_bytes = 0
+        self._copies: dict[int, tuple[list[int], np.ndarray]] = {}
 
     def kept_dir(self) -> str:
         return self.path("scan", "")
@@ -81,3 +86,18 @@ class Work(WorkDir):
 
     def copies(self, unit: int) -> np.ndarray:
         return memmap(self.copies_file(unit), COPY)
+
+    def hold_copies(self, unit: int, copies: np.ndarray, offsets: list[int]) -> None:
+        """Keep a scanned file's scattered copies (COPY) and where each output shard's start (offsets, one more
+        than the shards) in memory, instead of in its files."""
+        self._copies[unit] = (offsets, copies)
+
+    def holds_copies(self, unit: int) -> bool:
+        return unit in self._copies
+
+    def scattered(self, unit: int) -> tuple[list[int], np.ndarray]:
+        """A scanned file's copies grouped by output shard: (offsets, copies), held in memory or from the files
+        of its finished scatter (the copies memory-mapped)."""
+        if unit in self._copies:
+            return self._copies[unit]
+        return self.done_info("scatter", unit)["offsets"], self.copies(unit)
