@@ -3,7 +3,9 @@
 
 The corpus is first deduplicated with `gecko dedup` (untimed), as in the pipeline; then `gecko balance
 --relabel` (so that every document's language is detected, as for unlabelled input) runs with --workers 1 and
---workers 2, each in its own process, timed 3 times (the median counts). Reports documents per second and MB of
+--workers 2, each in its own process, timed 5 times (the median counts), each run writing a new folder on a
+settled file system (the last run's output deleted and `sync` run first, untimed: as a first run, with no earlier
+command's writes or deletions still being flushed). Reports documents per second and MB of
 input text per second per core for the whole stage, peak RSS, whether both outputs are byte-identical, and the
 plan. The stage's fixed cost (start-up, listing, phases, manifest) is measured by the same command on the bundled
 examples (a few hundred kB of text), beside the wall time the target allows. Then two --workers 1 runs are
@@ -26,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import REPO, gecko_bin, measure, measure_median, shared_dir  # noqa: E402
+from measure import REPO, gecko_bin, measure, measure_median, settle, shared_dir  # noqa: E402
 
 TARGET_MB_S_PER_CORE = 20.0
 REPEAT = 5
@@ -69,9 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     docs, text_mb = manifest["stats"]["documents"]["kept"], manifest["stats"]["text_bytes"]["kept"] / 1e6
     rows = []
     for workers in (1, 2):
-        cmd = [gecko_bin(), "balance", str(clean), str(out / f"mixed_w{workers}"), "--relabel", "--overwrite",
-               "--workers", str(workers), "--json"]
-        r = measure_median(cmd, out / f"balance_w{workers}.log", REPEAT, read=phases)
+        mixed = out / f"mixed_w{workers}"
+        cmd = [gecko_bin(), "balance", str(clean), str(mixed), "--relabel", "--workers", str(workers), "--json"]
+        r = measure_median(cmd, out / f"balance_w{workers}.log", REPEAT, read=phases, outputs=(mixed,))
         r.update(workers=workers, docs_s=docs / r["wall_s"], mb_s=text_mb / r["wall_s"],
                  mb_s_per_core=text_mb / r["wall_s"] / workers)
         rows.append(r)
@@ -82,17 +84,18 @@ def main(argv: list[str] | None = None) -> None:
     tiny_mb = json.loads((tiny / "manifest.json").read_text())["stats"]["text_bytes"]["kept"] / 1e6
     for r in rows:
         workers = r["workers"]
-        cmd = [gecko_bin(), "balance", str(tiny), str(out / f"examples_mixed_w{workers}"), "--relabel", "--overwrite",
-               "--workers", str(workers), "--json"]
-        r["fixed_s"] = measure_median(cmd, out / f"examples_w{workers}.log", REPEAT)["wall_s"]
+        mixed = out / f"examples_mixed_w{workers}"
+        cmd = [gecko_bin(), "balance", str(tiny), str(mixed), "--relabel", "--workers", str(workers), "--json"]
+        r["fixed_s"] = measure_median(cmd, out / f"examples_w{workers}.log", REPEAT, outputs=(mixed,))["wall_s"]
         r["budget_s"] = text_mb / TARGET_MB_S_PER_CORE / workers
         r["mb_s_per_core_above_fixed"] = text_mb / max(r["wall_s"] - r["fixed_s"], 1e-9) / workers
     # How this machine runs two busy processes: two --workers 1 runs at once, alternating with one alone.
     alone, pair = [], []
     for _ in range(REPEAT):
-        cmds = [[gecko_bin(), "balance", str(clean), str(out / f"pair_{k}"), "--relabel", "--overwrite", "--json"]
-                for k in range(2)]
+        cmds = [[gecko_bin(), "balance", str(clean), str(out / f"pair_{k}"), "--relabel", "--json"] for k in range(2)]
+        settle(out / "pair_0", out / "pair_1")
         alone.append(measure(cmds[0], out / "pair_0.log")["wall_s"])
+        settle(out / "pair_0", out / "pair_1")
         pair.append(together(cmds, [out / "pair_0.log", out / "pair_1.log"]))
     slowdown = statistics.median(pair) / statistics.median(alone)
     w1, w2 = rows

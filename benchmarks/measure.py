@@ -54,11 +54,22 @@ def measure(cmd: list[str], log_path: Path) -> dict:
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
-def measure_median(cmd: list[str], log_path: Path, repeat: int, read=None) -> dict:
+def settle(*folders: Path) -> None:
+    """Before a timed run: delete the folders it writes (its output, as on a first run) and flush the file system
+    (`sync`), so that no earlier command's writes or deletions are still being flushed while it runs. Untimed."""
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    os.sync()
+
+
+def measure_median(cmd: list[str], log_path: Path, repeat: int, read=None, outputs: tuple[Path, ...] = ()) -> dict:
     """`measure` run `repeat` times; the run with the median wall time (every wall time is kept too). `read`, a
-    function of the log's path, adds what it returns to each run's figures (read before the next run)."""
+    function of the log's path, adds what it returns to each run's figures (read before the next run). With
+    `outputs`, each run starts settled (`settle(*outputs)`)."""
     runs = []
     for _ in range(repeat):
+        if outputs:
+            settle(*outputs)
         runs.append(measure(cmd, log_path))
         if read is not None:
             runs[-1].update(read(log_path))
