@@ -72,6 +72,7 @@ import numpy as np
 
 from gecko_cli import compute
 from gecko_cli.kernels import byteclasses as byte_kernel
+from gecko_cli.kernels import codestarts as code_start_kernel
 from gecko_cli.kernels import scripts as script_kernel
 from gecko_cli.kernels.columns import text_bounds
 
@@ -524,7 +525,9 @@ def _labels(prose: list[str], multiline: np.ndarray, utf8=None, in_column: np.nd
         else:
             parts = _shape_parts([shape[a:a + n] for a, n in zip(starts[scored].tolist(), lengths[scored].tolist())],
                                  hangul[scored])
-        score = _code_scores(texts, *parts, letters[scored], lines[scored])
+        rows = in_column[scored] if utf8 is not None and in_column is not None else None
+        starts = _code_starts(texts, utf8, rows)
+        score = _code_scores(texts, *parts, letters[scored], lines[scored], starts)
         labels[scored[score > CODE_THRESHOLD]] = _CODE
     return _LABELS[labels]
 
@@ -601,10 +604,33 @@ def _shape_parts(shapes: list[bytes], hangul: np.ndarray) -> tuple[np.ndarray, .
                                                                                     len(shapes))
 
 
+def _code_starts(texts: list[str], utf8=None, rows: np.ndarray | None = None) -> np.ndarray:
+    """Per text, `len(_CODE_START.findall("\n" + text + "\n"))`: by kernels/codestarts.py where it runs (from the
+    bytes of the Arrow column `utf8` for the texts it holds as they are, at `rows[j]` >= 0; from an encoding of the
+    others), else, and for the texts the kernel leaves to it, by the regex."""
+    size = len(texts)
+    out = np.full(size, -1, np.int64)
+    held = np.flatnonzero(rows >= 0) if rows is not None and size else np.zeros(0, np.int64)
+    counted = code_start_kernel.counts_column(utf8, rows[held]) if held.size else None
+    if counted is not None:
+        out[held] = counted
+    rest = np.flatnonzero(out < 0) if counted is not None else np.arange(size)
+    if rest.size:
+        counted = code_start_kernel.counts([texts[j] for j in rest.tolist()])
+        if counted is not None:
+            out[rest] = counted
+            rest = rest[counted < 0]
+    if rest.size:
+        out[rest] = np.fromiter(map(len, map(_CODE_START.findall, map("\n{}\n".format, (texts[j] for j in rest.tolist())))),
+                                np.int64, rest.size)
+    return out
+
+
 def _code_scores(prose: list[str], word_pairs: np.ndarray, symbols: np.ndarray, indents: np.ndarray,
-                 size: np.ndarray, letters: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """`code_score` of several texts, from the counts on their shapes."""
-    starts = np.fromiter(map(len, map(_CODE_START.findall, map("\n{}\n".format, prose))), np.int64, len(prose))
+                 size: np.ndarray, letters: np.ndarray, lines: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
+    """`code_score` of several texts, from the counts on their shapes (and `_code_starts` of them, when known)."""
+    if starts is None:
+        starts = _code_starts(prose)
     score = starts / lines + symbols / size + 0.1 * indents / lines - 2.0 * word_pairs / letters
     score[(lines < SHORT_LINES) & (starts == 0)] = -1.0  # one or two lines need a code-shaped one
     return score
