@@ -4,12 +4,14 @@ durable last steps on a thread while the next job runs, errors that stop the run
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
 import pytest
 
 from gecko_cli import stage
+from gecko_cli.errors import GeckoError
 
 
 def _square(i: int, out_dir: str) -> int:
@@ -176,3 +178,48 @@ def _fails_in(i: int, parent: int, where: str) -> int:
 def test_an_error_in_this_process_or_a_forked_one_stops_the_run(where):
     with pytest.raises(ValueError, match=f"bad job {where}"):
         stage.run_parallel(2, _fails_in, [(i, os.getpid(), where) for i in range(20)])
+
+
+def _dies_in_a_forked_process(i: int, parent: int) -> int:
+    if os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.05)
+    return i
+
+
+def test_a_forked_worker_that_dies_stops_the_run_with_a_clear_error():
+    with pytest.raises(GeckoError, match="killed by signal 9") as caught:
+        stage.run_parallel(2, _dies_in_a_forked_process, [(i, os.getpid()) for i in range(10)])
+    assert "rerun the same command" in caught.value.hint
+
+
+def _big(i: int) -> bytes:
+    time.sleep(0.01)
+    return bytes([i]) * 300_000  # more than a pipe holds
+
+
+def test_large_results_come_back_from_forked_workers():
+    got = stage.run_parallel(3, _big, [(i,) for i in range(12)])
+    assert got == [bytes([i]) * 300_000 for i in range(12)]
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("no pickling")
+
+
+def _raises_where(i: int, parent: int, error: str) -> int:
+    if os.getpid() != parent:
+        raise _Unpicklable("cannot travel") if error == "unpicklable" else ValueError(f"bad job {i}")
+    time.sleep(0.05)
+    return i
+
+
+def test_a_forked_worker_s_error_comes_with_its_traceback():
+    with pytest.raises(ValueError, match="bad job") as caught:
+        stage.run_parallel(2, _raises_where, [(i, os.getpid(), "value") for i in range(10)])
+    assert isinstance(caught.value.__cause__, stage.WorkerTraceback)
+    assert "_raises_where" in str(caught.value.__cause__)
+    with pytest.raises(RuntimeError, match="cannot travel") as caught:
+        stage.run_parallel(2, _raises_where, [(i, os.getpid(), "unpicklable") for i in range(10)])
+    assert "_Unpicklable" in str(caught.value.__cause__)
