@@ -225,7 +225,8 @@ def run_parallel(workers: int, fn, jobs: list[tuple], costs: list[float] | None 
     children: list[tuple[int, int]] = []
     try:
         for stream in (sys.stdout, sys.stderr):  # (a fork would write what they hold again)
-            stream.flush()
+            if stream is not None and not stream.closed:
+                stream.flush()
         for _ in range(n - 1):
             children.append(_fork_worker())
         try:
