@@ -24,9 +24,10 @@ BAD_REASON = "bad_record"
 
 
 def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) -> dict:
-    """Scan one input file: returns its counts ("info") and the SCAN_META of the documents it kept ("meta": None
-    when an earlier run scanned it); with a work folder, it writes its survivors and done marker; without one (a
-    dry run), it writes nothing and returns samples too."""
+    """Scan one input file: returns its counts ("info") and the SCAN_META of the documents it kept ("meta"); with
+    a work folder, it writes its survivors and done marker, and "meta" is None when an earlier run scanned the
+    file or when it takes more than its share (1 / n_units) of Work.META_CACHE_BYTES (the plan reads it back);
+    without one (a dry run), it writes nothing and returns samples too."""
     if work is not None and work.is_done("scan", f.index):
         return {"info": work.done_info("scan", f.index), "meta": None}
     stats = _Stats()
@@ -80,7 +81,7 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
         work.mark_done("scan", f.index, {**info, "sample": dict(sample)})
 
     finish(done)
-    return {"info": info, "meta": meta}
+    return {"info": info, "meta": meta if meta.nbytes * n_units <= Work.META_CACHE_BYTES else None}
 
 
 def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
