@@ -239,7 +239,7 @@ class Docs:
 
     def count(self, substring: str, rows: np.ndarray) -> np.ndarray:
         """Per document of `rows`, how often it holds `substring` (as `str.count`), a string without whitespace
-        (stripping leaves each of its occurrences): from the column's bytes by kernels/byteclasses.py (memmem)
+        (stripping leaves each of its occurrences): from the column's bytes by kernels/byteclasses.py (memchr)
         when there is one and the kernel runs here."""
         if self._utf8 is not None:
             from gecko_cli.kernels import byteclasses
