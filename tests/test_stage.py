@@ -223,3 +223,21 @@ def test_a_forked_worker_s_error_comes_with_its_traceback():
     with pytest.raises(RuntimeError, match="cannot travel") as caught:
         stage.run_parallel(2, _raises_where, [(i, os.getpid(), "unpicklable") for i in range(10)])
     assert "_Unpicklable" in str(caught.value.__cause__)
+
+
+def test_a_fork_that_fails_stops_the_workers_already_forked(monkeypatch, tmp_path):
+    real, forks = stage._fork_worker, []
+
+    def second_fails():
+        if forks:
+            raise OSError(11, "Resource temporarily unavailable")
+        forks.append(real())
+        return forks[-1]
+
+    monkeypatch.setattr(stage, "_fork_worker", second_fails)
+    with pytest.raises(OSError, match="temporarily unavailable"):
+        stage.run_parallel(3, _slow_or_bad, [(i + 2, str(tmp_path)) for i in range(40)])
+    pid = forks[0][0]
+    with pytest.raises(ChildProcessError):  # already waited for
+        os.waitpid(pid, os.WNOHANG)
+    assert len(os.listdir(tmp_path)) <= 2  # the forked one ran at most the job it had taken

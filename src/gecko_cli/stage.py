@@ -227,13 +227,13 @@ def run_parallel(workers: int, fn, jobs: list[tuple], costs: list[float] | None 
         for stream in (sys.stdout, sys.stderr):  # (a fork would write what they hold again)
             if stream is not None and not stream.closed:
                 stream.flush()
-        for _ in range(n - 1):
-            children.append(_fork_worker())
         try:
+            for _ in range(n - 1):
+                children.append(_fork_worker())
             done = [_take_jobs(forked=False)]
-        except BaseException:
+        except BaseException:  # (a fork that fails too) the forked ones stop after their job and are waited for
             counter.stop()
-            _collect(children, raise_errors=False)  # the forked ones stop after their job, and are waited for
+            _collect(children, raise_errors=False)
             raise
         done += _collect(children)
     finally:
