@@ -158,3 +158,55 @@ def test_script_freezes_the_collector_after_a_failed_command_too(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 1 and "not found" in out.stderr
     assert out.stdout.strip() == "frozen at exit: True"
+
+
+_EXIT_PROBE = (
+    "import atexit, os, sys, threading, time\n"
+    "from gecko_cli.cli import script\n"
+    "real_exit = os._exit\n"
+    "def fast_exit(status):\n"
+    "    os.write(2, b'os._exit(%d)\\n' % status)\n"
+    "    real_exit(status)\n"
+    "os._exit = fast_exit\n"
+    "atexit.register(lambda: print('atexit ran'))\n"
+    "print('x' * 200_000)  # buffered in a pipe: flushed before the process ends\n"
+    "if {thread}:\n"
+    "    threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()\n"
+    "sys.argv = ['gecko', *{argv!r}]\n"
+    "script()\n"
+)
+
+
+def _exit_probe(argv: list[str], thread: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _EXIT_PROBE.format(argv=argv, thread=thread)],
+                          capture_output=True, text=True)
+
+
+def test_script_ends_without_the_teardown_after_its_atexit_functions_and_output():
+    done = _exit_probe(["--version"])
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0
+    assert lines == ["x" * 200_000, f"gecko {gecko_cli.__version__}", "atexit ran"]
+    assert done.stderr == "os._exit(0)\n"  # the interpreter's teardown did not run
+
+
+def test_script_keeps_the_exit_status_of_errors_and_usage_errors(tmp_path):
+    failed = _exit_probe(["balance", str(tmp_path / "missing"), str(tmp_path / "out")])
+    assert failed.returncode == 1 and "not found" in failed.stderr and "Traceback" not in failed.stderr
+    assert failed.stdout.splitlines()[-1] == "atexit ran" and failed.stderr.endswith("os._exit(1)\n")
+    usage = _exit_probe(["balance", "--no-such-option"])
+    assert usage.returncode == 2 and "No such option" in usage.stderr
+    assert usage.stdout.splitlines()[-1] == "atexit ran" and usage.stderr.endswith("os._exit(2)\n")
+
+
+def test_script_waits_for_a_thread_still_running_through_the_normal_end():
+    done = _exit_probe(["--version"], thread=True)
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[-2:] == ["thread done", "atexit ran"]  # threads are joined before atexit
+    assert "os._exit" not in done.stderr
+
+
+def test_leave_reports_a_message_as_system_exit_does():
+    code = "from gecko_cli.startup import leave\nleave('stopped: see above')\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr == "stopped: see above\n"

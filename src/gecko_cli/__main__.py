@@ -1,4 +1,4 @@
-from gecko_cli.cli import main
+from gecko_cli.cli import script
 
 if __name__ == "__main__":
-    main()
+    script()

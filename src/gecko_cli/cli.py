@@ -167,3 +167,15 @@ def main(argv: list[str] | None = None) -> None:
         make_app((args[0],) if args and args[0] in COMMANDS else tuple(COMMANDS))(args=args, prog_name="gecko")
     finally:
         freeze_for_exit()
+
+
+def script() -> None:
+    """The `gecko` script: `main()`, then the end of the process without the interpreter's teardown where
+    nothing needs it (startup.leave)."""
+    from gecko_cli.startup import leave
+
+    try:
+        main()
+    except SystemExit as e:
+        leave(e.code)
+    leave(0)
