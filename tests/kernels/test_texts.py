@@ -74,3 +74,18 @@ def test_nulls_other_types_and_off_mean_none(monkeypatch):
     assert TextTaker.make([pa.array(["a"], pa.large_string())], 2) is None
     monkeypatch.setenv(kernels.SETTING, "off")
     assert TextTaker.make([pa.array(["a"])], 2) is None
+
+
+def test_a_buffer_chosen_by_slot():
+    # Calls on several threads at once name their buffers: slot k is buffer k modulo their number.
+    rng = np.random.default_rng(3)
+    arrays = _arrays(rng)
+    taker = TextTaker.make(arrays, 3)
+    first = [_pick(arrays, rng, 30 + k) for k in range(3)]
+    picks = first + first[:2]  # (no larger than before: a buffer too small is replaced)
+    taken = [taker.take(*pick, slot=k) for k, pick in enumerate(picks)]
+    data = [t.buffers()[2].address for t in taken]
+    assert data[3] == data[0] and data[4] == data[1] and len(set(data[:3])) == 3
+    for k in (2, 3, 4):  # the last one taken into each buffer is intact
+        assert taken[k].to_pylist() == _reference(arrays, *picks[k][:2])
+    assert taker.take(*picks[0]).buffers()[2].address == data[0]  # the turn of calls without a slot is its own

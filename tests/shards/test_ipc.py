@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -134,4 +135,74 @@ def test_shard_writer_with_threads_leaves_nothing_on_failure(tmp_path):
         with ShardWriter(str(tmp_path), 0, batches[0].schema, threads=2) as w:
             w.write(batches[0])
             w.write(pa.table({"other": [1, 2]}))
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_batches_made_on_the_threads_give_the_same_shard(tmp_path, threads):
+    batches = docs_batches(12, 300, seed=5)
+    made_on = set()
+
+    def make(b):
+        made_on.add(threading.get_ident())
+        return b
+
+    with ShardWriter(str(tmp_path), 0, batches[0].schema, threads=threads) as w:
+        for b in batches:
+            w.write_made(lambda b=b: make(b), b.num_rows)
+    assert w.info.rows == sum(b.num_rows for b in batches)
+    assert (tmp_path / "shard-00000.arrow").read_bytes() == reference(batches[0].schema, [b for b in batches if b.num_rows])
+    assert (threading.get_ident() in made_on) == (threads == 1)
+
+
+def test_memory_of_a_made_batch_is_free_again_threads_plus_one_batches_later():
+    # write_made's promise: when batch k is made, batch k - (threads + 1) is written, so its memory can be used
+    # again. Each batch is made in one of threads + 1 buffers, in turn, and checked as it is encoded.
+    threads, n = 3, 40
+    buffers = [np.zeros(1000, np.int64) for _ in range(threads + 1)]
+    schema = pa.schema([("x", pa.int64())])
+    written = []
+
+    def make(k):
+        buf = buffers[k % len(buffers)]
+        buf[:] = k
+        return pa.record_batch([pa.array(buf.copy())], schema=schema)
+
+    sink = pa.BufferOutputStream()
+    w = ParallelFileWriter(sink, schema, pa.ipc.IpcWriteOptions(compression="zstd", use_threads=False), threads)
+    encode = w._encode
+
+    def check_then_encode(batch):
+        k = batch.column(0)[0].as_py()
+        if k % 5 == 0:
+            time.sleep(0.01)  # later batches go ahead on the other threads
+        assert (buffers[k % len(buffers)] == k).all()  # not yet taken by a later batch
+        written.append(k)
+        return encode(batch)
+
+    w._encode = check_then_encode
+    for k in range(n):
+        w.write_made(lambda k=k: make(k))
+    w.close()
+    table = pa.ipc.open_file(sink.getvalue()).read_all()
+    assert sorted(written) == list(range(n))
+    assert table.column(0).to_pylist() == [k for k in range(n) for _ in range(1000)]
+
+
+def test_a_failing_or_miscounted_made_batch_leaves_nothing(tmp_path):
+    batches = docs_batches(4, 100, seed=6)
+
+    def boom():
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        with ShardWriter(str(tmp_path), 0, batches[0].schema, threads=2) as w:
+            w.write_made(lambda: batches[0], batches[0].num_rows)
+            w.write_made(boom, 5)
+            for b in batches:
+                w.write_made(lambda b=b: b, b.num_rows)
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(ValueError, match="announced"):
+        with ShardWriter(str(tmp_path), 0, batches[0].schema, threads=2) as w:
+            w.write_made(lambda: batches[1], batches[1].num_rows + 1)
     assert os.listdir(tmp_path) == []

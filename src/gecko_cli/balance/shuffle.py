@@ -13,6 +13,7 @@ each batch's rows file by file.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterator
@@ -146,14 +147,18 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
     small = pa.concat_tables(parts, promote_options="default").combine_chunks()
     at_id = small.schema.get_field_index(schemas.ID)
     schema = pa.schema([schemas.DOCS.field(schemas.TEXT), *small.schema]).set(at_id + 1, schemas.DOCS.field(schemas.ID))
+
+    def batch(lo: int, hi: int, text) -> pa.RecordBatch:  # rows lo to hi - 1 of the shard, its texts from text()
+        rows = order[lo:hi]
+        columns = [one_array(c) for c in compute.take(small, compute.array(rows, np.int64)).columns]
+        columns[at_id] = core.copy_id_column(columns[at_id], copy[rows])
+        return pa.RecordBatch.from_arrays([text(), *columns], schema=schema)
+
     # Written a record batch of BATCH_BYTES of text at a time: the memory of one batch is reused for the next.
-    # Each batch takes its rows of the small columns as it comes, while the threads compress the batches before.
+    # With several threads, each builds a batch (its texts, its rows of the small columns) and compresses it.
     with ShardWriter(cfg.output, shard, schema, threads=threads) as w:
-        for lo, hi, text in interleaved_batches(texts, order, BATCH_BYTES, reuse=threads + 1):
-            rows = order[lo:hi]
-            rest = compute.take(small, compute.array(rows, np.int64))
-            ids = core.copy_id_column(one_array(rest[schemas.ID]), copy[rows])
-            w.write(rest.set_column(at_id, schema.field(at_id + 1), ids).add_column(0, schema.field(0), text))
+        for lo, hi, text in interleaved_batches(texts, order, BATCH_BYTES, reuse=threads + 1, later=True):
+            w.write_made(functools.partial(batch, lo, hi, text), hi - lo)
     work.mark_done("gather", shard, w.info.as_dict())
 
 
@@ -174,14 +179,17 @@ def interleave_texts(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: n
 
 
 def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: np.ndarray,
-                        batch_bytes: int, reuse: int = 0) -> Iterator[tuple[int, int, pa.Array]]:
+                        batch_bytes: int, reuse: int = 0, later: bool = False) -> Iterator[tuple[int, int, pa.Array]]:
     """`interleave_texts` cut into pieces of about `batch_bytes` of text (a text is never split).
 
     With `reuse`, the texts of a piece are copied by kernels/texts.py into one of `reuse` buffers used in turn:
     a piece stays valid until `reuse` more pieces are taken (the caller writes each one before it holds more).
 
+    With `later`, each piece comes as a function that takes its texts when called (on any thread): piece k into
+    buffer k modulo `reuse`, which is then the caller's to keep free (see ShardWriter.write_made).
+
     Yields:
-        (first, end, texts): the texts of positions first to end - 1 of the output.
+        (first, end, texts): the texts of positions first to end - 1 of the output (a function with `later`).
     """
     columns, rows, sizes, source_bytes = _text_rows(sources, order)
     ends = np.cumsum(sizes)
@@ -194,17 +202,17 @@ def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order
         chunk = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)[rows]  # (a lookup beats a search)
         local = rows - starts[chunk]
         text_ends = np.concatenate([[0], ends])
-        take = lambda lo, hi: taker.take(chunk[lo:hi], local[lo:hi], int(text_ends[hi] - text_ends[lo]))  # noqa: E731
+        take = lambda lo, hi, k=None: taker.take(chunk[lo:hi], local[lo:hi], int(text_ends[hi] - text_ends[lo]), k)  # noqa: E731
     elif len(rows) and source_bytes <= min(int(ends[-1]), _MAX_COMBINED):
         # The sources hold no more text than the output takes from them (documents are repeated): one copy of
         # them, then one take per batch, costs less than reading each batch's rows chunk by chunk.
         combined = columns.combine_chunks()
-        take = lambda lo, hi: compute.take(combined, compute.array(rows[lo:hi], np.int64))  # noqa: E731
+        take = lambda lo, hi, k=None: compute.take(combined, compute.array(rows[lo:hi], np.int64))  # noqa: E731
     else:
-        take = lambda lo, hi: take_rows(columns, rows[lo:hi])  # noqa: E731
-    for lo, hi in zip(bounds, bounds[1:]):
-        if hi > lo:
-            yield lo, hi, take(lo, hi)
+        take = lambda lo, hi, k=None: take_rows(columns, rows[lo:hi])  # noqa: E731
+    pieces = ((lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo)
+    for k, (lo, hi) in enumerate(pieces):
+        yield lo, hi, (functools.partial(take, lo, hi, k) if later else take(lo, hi))
 
 
 def take_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:

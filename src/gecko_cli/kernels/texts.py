@@ -51,13 +51,15 @@ class TextTaker:
             return None
         return cls(arrays, buffers)
 
-    def take(self, arrays: np.ndarray, rows: np.ndarray, nbytes: int) -> pa.Array:
+    def take(self, arrays: np.ndarray, rows: np.ndarray, nbytes: int, slot: int | None = None) -> pa.Array:
         """One string array of the text at `rows[i]` of array `arrays[i]`, for every i.
 
         Args:
             arrays: int32, the array of each text (an index into the list given).
             rows: int64, its row in that array.
             nbytes: the bytes of all the texts taken (under 2 GiB, as in any string array).
+            slot: the buffer to use (modulo their number), instead of the next in turn: calls on several threads
+                at once must use different ones.
         """
         arrays = np.ascontiguousarray(arrays, np.int32)
         rows = np.ascontiguousarray(rows, np.int64)
@@ -65,13 +67,16 @@ class TextTaker:
         if n and (arrays.min() < 0 or arrays.max() >= len(self._lengths) or rows.min() < 0
                   or (rows >= self._lengths[arrays]).any()):
             raise IndexError("a row to take is outside its array")
-        slot = self._ring[self._turn]
-        if slot is None or len(slot[0]) < n + 1 or len(slot[1]) < nbytes:  # room for a quarter more: batches vary
-            old = (0, 0) if slot is None else (len(slot[0]), len(slot[1]))
-            slot = (np.empty(max(n + 1 + n // 4, old[0]), np.int32), np.empty(max(nbytes + nbytes // 4, old[1], 1), np.uint8))
-            self._ring[self._turn] = slot
-        self._turn = (self._turn + 1) % len(self._ring)
-        offsets, data = slot
+        if slot is None:
+            turn, self._turn = self._turn, (self._turn + 1) % len(self._ring)
+        else:
+            turn = slot % len(self._ring)
+        held = self._ring[turn]
+        if held is None or len(held[0]) < n + 1 or len(held[1]) < nbytes:  # room for a quarter more: batches vary
+            old = (0, 0) if held is None else (len(held[0]), len(held[1]))
+            held = (np.empty(max(n + 1 + n // 4, old[0]), np.int32), np.empty(max(nbytes + nbytes // 4, old[1], 1), np.uint8))
+            self._ring[turn] = held
+        offsets, data = held
         written = _LIB.get().gecko_take_texts(self._offsets.ctypes.data, self._data.ctypes.data, arrays.ctypes.data,
                                               rows.ctypes.data, n, offsets.ctypes.data, data.ctypes.data, nbytes)
         if written != nbytes:

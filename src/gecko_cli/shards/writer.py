@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -56,8 +57,9 @@ class ShardWriter:
         self._sink = pa.OSFile(self._tmp, "wb")
         try:
             # Uncompressed shards (work files) can be memory-mapped and read row by row without copies.
-            options = pa.ipc.IpcWriteOptions(compression=compression)
-            if threads > 1 and compression is not None and not has_dictionary(schema):
+            parallel = threads > 1 and compression is not None and not has_dictionary(schema)
+            options = pa.ipc.IpcWriteOptions(compression=compression, use_threads=not parallel)
+            if parallel:  # each of its threads compresses whole batches, without Arrow's pool
                 self._writer = ParallelFileWriter(self._sink, schema, options, threads)
             else:
                 self._writer = pa.ipc.new_file(self._sink, schema, options=options)
@@ -78,6 +80,27 @@ class ShardWriter:
                 self.batches += 1
             self.rows += data.num_rows
             _start_writeback(self._sink)
+
+    def write_made(self, make: Callable[[], pa.RecordBatch], rows: int) -> None:
+        """Write the record batch of `rows` rows that `make()` builds: on one of the writer's threads when it has
+        several, so that building it overlaps with compressing the batches before (`make` may use memory again
+        that the `threads + 1`-th call before this one used, not later), else now."""
+        if not rows:
+            return
+
+        def made() -> pa.RecordBatch:
+            batch = make()
+            if batch.num_rows != rows:
+                raise ValueError(f"a record batch of {batch.num_rows} rows was made where {rows} were announced")
+            return batch
+
+        if isinstance(self._writer, ParallelFileWriter):
+            self._writer.write_made(made)
+        else:
+            self._writer.write_batch(made())
+        self.batches += 1
+        self.rows += rows
+        _start_writeback(self._sink)
 
     def close(self) -> ShardInfo:
         """Finish the file and rename it into place; returns what the manifest lists (again if called twice)."""
