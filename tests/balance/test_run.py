@@ -108,6 +108,25 @@ def test_one_shard_compressed_on_the_workers_threads_is_the_same(clean, tmp_path
     assert filecmp.cmp(os.path.join(outs[1], "shard-00000.arrow"), shard, shallow=False)
 
 
+@pytest.mark.parametrize("settings", [{}, {"shard_bytes": 800}, {"total": 1500}],
+                         ids=["one shard, repeated", "many shards", "down-sampled"])
+def test_each_output_row_keeps_its_own_columns(clean, tmp_path, settings):
+    # The gather takes the small columns (id, lang, source) apart from the texts: from every kept row once when a
+    # shard repeats them, else only the rows it takes. Either way each row's columns are its document's.
+    out = str(tmp_path / "mixed")
+    report = run(BalanceConfig(input=clean, output=out, apply_rules=False, workers=2, **settings))
+    docs = {d["id"]: d for d in _docs()}
+    rows = _rows(out)
+    assert len(rows) == report.manifest["stats"]["documents"]["out"] and rows
+    if settings.get("shard_bytes"):
+        assert len(report.manifest["shards"]) > 1
+    for r in rows:
+        doc = docs[r["id"].split("~ep")[0]]
+        assert (r["lang"], r["source"]) == (doc["lang"], doc["source"])
+        if "@" not in doc["text"]:  # (the rest are scrubbed)
+            assert r["text"] == doc["text"]
+
+
 def test_dry_run_writes_nothing(clean, tmp_path):
     out = tmp_path / "mixed"
     report = run(BalanceConfig(input=clean, output=str(out), dry_run=True, apply_rules=False))

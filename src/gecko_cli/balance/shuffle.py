@@ -125,7 +125,8 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
     record batches."""
     if work.is_done("gather", shard):
         return
-    parts, keys, copies, texts = [], [], [], []
+    tables, rows, bases, keys, copies, texts = [], [], [], [], [], []
+    held = 0  # rows of the scanned files that hold copies for this shard
     for unit in range(n_units):
         offsets, unit_copies = work.scattered(unit)
         lo, hi = offsets[shard: shard + 2]
@@ -134,24 +135,33 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
         sel = np.asarray(unit_copies[lo:hi])
         kept = open_shard(work.kept_file(unit)).read_all()
         texts.append((kept[schemas.TEXT], sel["row"]))
-        parts.append(compute.take(kept.drop_columns([c for c in (schemas.TEXT, KEY) if c in kept.column_names]),
-                                  compute.array(sel["row"], np.int64)))
+        tables.append(kept.drop_columns([c for c in (schemas.TEXT, KEY) if c in kept.column_names]))
+        rows.append(sel["row"].astype(np.int64))
+        bases.append(held)
+        held += kept.num_rows
         keys.append(sel["key"])
         copies.append(sel["copy"])
-    if not parts:
+    if not tables:
         work.mark_done("gather", shard, {"name": None, "rows": 0, "bytes": 0})
         return
     order = np.argsort(np.concatenate(keys), kind="stable")
-    copy = np.concatenate(copies)
-    # the small columns: one chunk first (a take across many chunks is much slower than from one)
-    small = pa.concat_tables(parts, promote_options="default").combine_chunks()
+    copy = np.concatenate(copies)[order]
+    # The small columns, in one chunk (a take across many chunks is much slower than from one), and the row of
+    # them of each output row: all of them when the shard takes no fewer rows than the files hold (documents are
+    # repeated), else only the rows taken.
+    if len(order) >= held:
+        small = pa.concat_tables(tables, promote_options="default").combine_chunks()
+        at = np.concatenate([r + base for r, base in zip(rows, bases)])[order]
+    else:
+        small = pa.concat_tables([compute.take(t, compute.array(r, np.int64)) for t, r in zip(tables, rows)],
+                                 promote_options="default").combine_chunks()
+        at = order
     at_id = small.schema.get_field_index(schemas.ID)
     schema = pa.schema([schemas.DOCS.field(schemas.TEXT), *small.schema]).set(at_id + 1, schemas.DOCS.field(schemas.ID))
 
     def batch(lo: int, hi: int, text) -> pa.RecordBatch:  # rows lo to hi - 1 of the shard, its texts from text()
-        rows = order[lo:hi]
-        columns = [one_array(c) for c in compute.take(small, compute.array(rows, np.int64)).columns]
-        columns[at_id] = core.copy_id_column(columns[at_id], copy[rows])
+        columns = [one_array(c) for c in compute.take(small, compute.array(at[lo:hi], np.int64)).columns]
+        columns[at_id] = core.copy_id_column(columns[at_id], copy[lo:hi])
         return pa.RecordBatch.from_arrays([text(), *columns], schema=schema)
 
     # Written a record batch of BATCH_BYTES of text at a time: the memory of one batch is reused for the next.
@@ -180,7 +190,8 @@ def interleave_texts(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: n
 
 def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order: np.ndarray,
                         batch_bytes: int, reuse: int = 0, later: bool = False) -> Iterator[tuple[int, int, pa.Array]]:
-    """`interleave_texts` cut into pieces of about `batch_bytes` of text (a text is never split).
+    """`interleave_texts` cut into pieces of about `batch_bytes` of text, the last one to two `batch_bytes` of it
+    into pieces of half that (a text is never split).
 
     With `reuse`, the texts of a piece are copied by kernels/texts.py into one of `reuse` buffers used in turn:
     a piece stays valid until `reuse` more pieces are taken (the caller writes each one before it holds more).
@@ -193,7 +204,11 @@ def interleaved_batches(sources: list[tuple[pa.ChunkedArray, np.ndarray]], order
     """
     columns, rows, sizes, source_bytes = _text_rows(sources, order)
     ends = np.cumsum(sizes)
-    cuts = np.flatnonzero(np.diff(ends // batch_bytes, prepend=0)) + 1  # after the text that crosses a multiple
+    piece = ends // batch_bytes  # a piece ends after the text that crosses a multiple of batch_bytes...
+    if len(ends):  # ...or, in the last one to two batch_bytes, of half of it: the threads that compress the last
+        tail = max(int(piece[-1]) - 1, 0) * batch_bytes  # pieces then finish closer together
+        piece = np.where(ends > tail, piece[-1] + 1 + (ends - tail) // max(batch_bytes // 2, 1), piece)
+    cuts = np.flatnonzero(np.diff(piece, prepend=0)) + 1
     bounds = [0, *(int(c) for c in cuts if c < len(rows)), len(rows)]
     taker = TextTaker.make(columns.chunks, reuse) if reuse and len(rows) else None
     if taker is not None:  # straight out of the columns, without combining them
