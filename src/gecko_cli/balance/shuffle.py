@@ -2,7 +2,7 @@
 
 `scatter`, per scanned input file: decide how many copies of each document the plan wants, give every copy a
 seeded random key, and write the copies' (row, copy, key) grouped by output shard (key modulo the number of
-shards), in key order within a shard. `gather`, per output shard: take that shard's copies from every scanned
+shards), in row order within a shard. `gather`, per output shard: take that shard's copies from every scanned
 file (memory-mapped, uncompressed: only those rows are read), put them in key order and write the shard, a
 record batch of BATCH_BYTES of text at a time, its texts copied by kernels/texts.py straight out of the files
 into buffers that later batches use again. Memory is bounded by one output shard's small columns and a few
@@ -102,13 +102,15 @@ def scatter_unit(cfg: BalanceConfig, work: Work, unit: int, plan: dict, hold: bo
     rows = np.repeat(np.arange(len(meta)), n)
     copy = (np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)).astype(np.int32)
     key = core.copy_keys(meta["key"][rows], copy)
-    bucket = (key % np.uint64(n_out)).astype(np.int64)
-    order = argsort(key)  # by shard, then key, then row (numpy's lexsort((key, bucket))): two stable sorts
-    if n_out > 1:
-        order = order[argsort(bucket[order])]
-    offsets = np.searchsorted(bucket[order], np.arange(n_out + 1))
-    data = np.empty(len(rows), dtype=COPY)  # put in order field by field: a take of whole records is slow
-    data["row"], data["copy"], data["key"] = rows[order], copy[order], key[order]
+    data = np.empty(len(rows), dtype=COPY)  # filled field by field: a take of whole records is slow
+    if n_out > 1:  # grouped by shard (a stable sort: rows stay in order); gather puts each shard in key order
+        bucket = key % np.uint64(n_out)
+        order = argsort(bucket)
+        offsets = np.searchsorted(bucket[order], np.arange(n_out + 1))
+        data["row"], data["copy"], data["key"] = rows[order], copy[order], key[order]
+    else:
+        offsets = np.array([0, len(rows)])
+        data["row"], data["copy"], data["key"] = rows, copy, key
     if hold:
         work.hold_copies(unit, data, offsets.tolist())
         return
@@ -144,7 +146,7 @@ def gather_unit(cfg: BalanceConfig, work: Work, shard: int, n_units: int, thread
     if not tables:
         work.mark_done("gather", shard, {"name": None, "rows": 0, "bytes": 0})
         return
-    order = np.argsort(np.concatenate(keys), kind="stable")
+    order = argsort(np.concatenate(keys))  # key order (ties, if any, in the order the files give them)
     copy = np.concatenate(copies)[order]
     # The small columns, in one chunk (a take across many chunks is much slower than from one), and the row of
     # them of each output row: all of them when the shard takes no fewer rows than the files hold (documents are

@@ -17,7 +17,7 @@ SCAN_META = np.dtype([("lang", "u1"), ("nbytes", "<i8"), ("key", "<u8")])
 #: The column of the scan's shards that holds each kept document's sampling key (not written to the output).
 KEY = "__gecko_balance_key"
 _LANGS = pa.array(LANG_NAMES, pa.string())
-#: Per output copy of a kept document, grouped by output shard and in key order within it.
+#: Per output copy of a kept document, grouped by output shard and in row order within it.
 COPY = np.dtype([("row", "<i8"), ("copy", "<i4"), ("key", "<u8")])
 
 
