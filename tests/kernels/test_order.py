@@ -19,6 +19,21 @@ def test_argsort_is_numpys_stable_argsort(n):
         assert np.array_equal(got, np.argsort(k, kind="stable"))
 
 
+@pytest.mark.parametrize("shared", [0, 3, 200, 3000])
+def test_random_keys_that_share_their_top_bits(shared):
+    # Random keys are sorted by their top digits first; keys that share those (few, or too many for that) and
+    # ties must still come out as numpy's stable argsort has them.
+    rng = np.random.default_rng(shared)
+    n = 20000
+    keys = rng.integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True)
+    low = np.uint64((1 << 33) - 1)
+    at = rng.choice(n, 2 * shared, replace=False)
+    keys[at[:shared]] = (keys[at[shared:]] & ~low) | (rng.integers(0, 1 << 33, shared, dtype=np.uint64))
+    keys[at[: shared // 3]] = keys[at[shared: shared + shared // 3]]  # and some equal keys
+    got = order.argsort(keys)
+    assert np.array_equal(got, np.argsort(keys, kind="stable"))
+
+
 def test_other_integers_and_the_kernel_off(monkeypatch):
     keys = np.array([5, 3, 3, 9, 0, 3], np.int64)
     want = np.argsort(keys, kind="stable")

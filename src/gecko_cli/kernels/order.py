@@ -3,7 +3,8 @@
 `gecko balance` puts every output copy of a document in the order of its 64-bit shuffle key: scatter sorts each
 scanned file's copies, gather each output shard's, the plan each language's documents. numpy's stable argsort of
 uint64 is a merge sort (about 40 ns a key here on 8,000 keys); the radix sort reads each key once per pass and
-skips the passes whose digit is the same for every key.
+skips the passes whose digit is the same for every key, and random keys (whose top digits tell them apart) need
+only the passes of their top 33 bits and a comparison sort of the few runs that share those.
 
 It is used when it builds here (build.py: a C++ compiler is needed, once); otherwise, or with
 `GECKO_CPU_KERNELS=off`, `argsort` is numpy's (tests/kernels/test_order.py holds both to the same results).
