@@ -12,6 +12,7 @@ from gecko_cli import compute, schemas
 from gecko_cli.balance import core
 from gecko_cli.balance.config import BalanceConfig
 from gecko_cli.balance.work import KEY, SCAN_META, Work
+from gecko_cli.console import log
 from gecko_cli.errors import DataError
 from gecko_cli.kernels.columns import filter_rows, one_array
 from gecko_cli.shards import InputFile, ShardWriter, iter_records
@@ -29,7 +30,12 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
     file or when it takes more than its share (1 / n_units) of Work.META_CACHE_BYTES (the plan reads it back);
     without one (a dry run), it writes nothing and returns samples too."""
     if work is not None and work.is_done("scan", f.index):
-        return {"info": work.done_info("scan", f.index), "meta": None}
+        info = work.done_info("scan", f.index)
+        if work.kept_intact(f.index, info):
+            return {"info": info, "meta": None}
+        log.warning(f"warning: {f.relpath} is scanned again: the work file of its earlier scan is missing or "
+                    "incomplete (a system crash loses work files that had not reached the disk)")
+        work.forget_scan(f.index)
     stats = _Stats()
     sample: dict[str, list[str]] = defaultdict(list)
     sample_left = defaultdict(lambda: max(cfg.token_sample_bytes // max(n_units, 1), 65536))
@@ -53,7 +59,7 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
             meta["key"] = core.doc_keys(kept[schemas.ID], cfg.seed)
             kept = kept.append_column(pa.field(KEY, pa.uint64()), compute.array(meta["key"]))
             if work is not None and kept_w is None:
-                kept_w = ShardWriter(work.kept_dir(), f.index, kept.schema, compression=None)
+                kept_w = ShardWriter(work.kept_dir(), f.index, kept.schema, compression=None, sync=False)
             meta_parts.append(meta)
             if cfg.by == "tokens" or work is None:  # samples estimate tokens per byte
                 _take_sample(kept, meta, sample, sample_left)
@@ -158,7 +164,8 @@ def _abort(*writers: ShardWriter | None) -> None:
 
 def _finish(cfg, work, f, kept_w, dropped_w, schema) -> None:
     if kept_w is None and schema is not None:
-        kept_w = ShardWriter(work.kept_dir(), f.index, schema.append(pa.field(KEY, pa.uint64())), compression=None)
+        kept_w = ShardWriter(work.kept_dir(), f.index, schema.append(pa.field(KEY, pa.uint64())), compression=None,
+                             sync=False)
     if kept_w is not None:
         kept_w.close()
     if cfg.keep_dropped:

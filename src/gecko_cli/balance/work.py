@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from gecko_cli import compute, schemas
 from gecko_cli.balance.core import LANG_NAMES
+from gecko_cli.errors import DataError
 from gecko_cli.shards import open_shard
 from gecko_cli.stage import WorkDir, memmap
 
@@ -80,6 +81,30 @@ class Work(WorkDir):
 
     def kept_file(self, unit: int) -> str:
         return self.path("scan", f"shard-{unit:05d}.arrow")
+
+    def kept_intact(self, unit: int, info: dict) -> bool:
+        """Whether a scanned file's shard of survivors holds what its done marker (`info`) says it kept. The shard
+        is not synced to disk when written (scan.py: a rerun checks it here instead), so a system crash may have
+        left it empty, cut short or missing; an input without records has none."""
+        rows = sum(row["docs_kept"] for row in info["langs"].values())
+        path = self.kept_file(unit)
+        if os.path.exists(self.meta_file(unit)):  # a scan by an earlier version, which synced its files
+            return True
+        if not os.path.exists(path):
+            return rows == 0
+        try:
+            return open_shard(path).read_all().num_rows == rows
+        except (DataError, pa.ArrowException, OSError):
+            return False
+
+    def forget_scan(self, unit: int) -> None:
+        """Remove a scanned file's done marker, then its shard of survivors: it is scanned again."""
+        for path in (self.done_path("scan", unit), self.kept_file(unit)):
+            if os.path.exists(path):
+                os.remove(path)
+        held = self._meta.pop(unit, None)
+        if held is not None:
+            self._meta_bytes -= held.nbytes
 
     def copies_file(self, unit: int) -> str:
         return self.path("scatter", f"copies-{unit:05d}.bin")

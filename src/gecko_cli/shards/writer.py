@@ -43,13 +43,18 @@ class ShardWriter:
 
     With `threads` above 1, up to that many record batches are compressed at once (`ipc.ParallelFileWriter`); the
     file is the same, byte for byte.
+
+    The file is synced to disk before it is renamed, so that a system crash never leaves a renamed file without its
+    data; with `sync=False` it is not (nor is its writing back started early): for work files that are checked
+    when a rerun would use them again, and written again when a crash lost them.
     """
 
     def __init__(self, out_dir: str, index: int, schema: pa.Schema, compression: str | None = "zstd",
-                 threads: int = 1):
+                 threads: int = 1, sync: bool = True):
         self.name = shard_name(index)
         self.path = os.path.join(out_dir, self.name)
         self._tmp = f"{self.path}{_TMP}{os.getpid()}"
+        self._sync = sync
         self.schema = schema
         self.rows = 0
         self.batches = 0  # record batches written so far: the index of the next one in the file
@@ -79,7 +84,8 @@ class ShardWriter:
                 self._writer.write_batch(data)
                 self.batches += 1
             self.rows += data.num_rows
-            _start_writeback(self._sink)
+            if self._sync:
+                _start_writeback(self._sink)
 
     def write_made(self, make: Callable[[], pa.RecordBatch], rows: int) -> None:
         """Write the record batch of `rows` rows that `make()` builds: on one of the writer's threads when it has
@@ -100,7 +106,8 @@ class ShardWriter:
             self._writer.write_batch(made())
         self.batches += 1
         self.rows += rows
-        _start_writeback(self._sink)
+        if self._sync:
+            _start_writeback(self._sink)
 
     def close(self) -> ShardInfo:
         """Finish the file and rename it into place; returns what the manifest lists (again if called twice)."""
@@ -111,7 +118,8 @@ class ShardWriter:
                 self.abort()
                 raise
             self._sink.close()
-            _fsync(self._tmp)
+            if self._sync:
+                _fsync(self._tmp)
             os.replace(self._tmp, self.path)
             self.info = ShardInfo(self.name, self.rows, os.path.getsize(self.path))
         return self.info
