@@ -158,10 +158,11 @@ def main(argv: list[str] | None = None) -> None:
     if argv is not None:
         _app()(args=argv, prog_name="gecko")
         return
-    from gecko_cli.startup import freeze_for_exit, skip_pandas, use_system_allocator_for_arrow
+    from gecko_cli.startup import freeze_for_exit, skip_pandas, tune_malloc, use_system_allocator_for_arrow
 
     skip_pandas()
     use_system_allocator_for_arrow()
+    tune_malloc()
     args = sys.argv[1:]
     try:  # `gecko CMD ...` needs CMD only; help, version and mistakes get every command
         make_app((args[0],) if args and args[0] in COMMANDS else tuple(COMMANDS))(args=args, prog_name="gecko")
