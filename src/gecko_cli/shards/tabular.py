@@ -102,7 +102,7 @@ def _table_batch(f, start, rb: pa.RecordBatch, text_field, on_bad, want_table) -
         raise DataError(f"{f.path}: row {start + first}: {bad[first]}", hint=BAD_HINT)
     n = rb.num_rows
     id_column = _strings(rb, schemas.ID, nulls=False)
-    ids = id_column.to_pylist() if id_column is not None else \
+    ids = id_column if id_column is not None else \
         _string_column(f, rb, schemas.ID, [f"{f.relpath}#{start + i}" for i in range(n)])
     out = ReadBatch(start=start, texts=texts, ids=ids, bad=bad)
     if not want_table:
