@@ -34,10 +34,9 @@ destructors, Arrow's memory pool and thread pools) still took 21-30 ms after the
 `gecko balance --workers 2` run over the sample corpus (12 runs). So once its command has ended, with its exit
 status, the script runs the `atexit` functions, flushes the standard streams and ends the process there
 (`os._exit`), with that status: every file a command writes is closed (and synced where it must be) before it
-returns. It
-leaves through the normal teardown instead when a thread that is not a daemon still runs (the interpreter
-would wait for it) or a standard stream cannot be flushed (the interpreter reports it), and when a command
-fails with a traceback (a bug).
+returns. It leaves through the normal teardown instead when a thread that is not a daemon still runs (the
+interpreter would wait for it) or a standard stream cannot be flushed (the interpreter reports it), and when a
+command fails with a traceback (a bug).
 
 Nothing here runs when the CLI is called as a library (`gecko_cli.cli.main(argv)`), so a program that embeds it
 keeps its pandas, its memory pool, its malloc settings and its collector.

@@ -75,17 +75,10 @@ class ShardWriter:
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         if data.num_rows:
-            if isinstance(data, pa.Table):
-                batches = data.to_batches()
-                for batch in batches:
-                    self._writer.write_batch(batch)
-                self.batches += len(batches)
-            else:
-                self._writer.write_batch(data)
-                self.batches += 1
-            self.rows += data.num_rows
-            if self._sync:
-                _start_writeback(self._sink)
+            batches = data.to_batches() if isinstance(data, pa.Table) else [data]
+            for batch in batches:
+                self._writer.write_batch(batch)
+            self._wrote(len(batches), data.num_rows)
 
     def write_made(self, make: Callable[[], pa.RecordBatch], rows: int) -> None:
         """Write the record batch of `rows` rows that `make()` builds: on one of the writer's threads when it has
@@ -104,7 +97,10 @@ class ShardWriter:
             self._writer.write_made(made)
         else:
             self._writer.write_batch(made())
-        self.batches += 1
+        self._wrote(1, rows)
+
+    def _wrote(self, batches: int, rows: int) -> None:
+        self.batches += batches
         self.rows += rows
         if self._sync:
             _start_writeback(self._sink)
