@@ -252,3 +252,82 @@ def test_memory_freed_together_is_used_again_without_new_pages():
     tuned, default = (int(subprocess.run([sys.executable, "-c", code.format(tune=t)], capture_output=True, text=True,
                                          check=True, env=env).stdout) for t in (True, False))
     assert default > 10 * tuned  # (48 MB faulted in again for each batch: 30,000 faults in 5 batches here)
+
+
+_BLAS_PROBE = (
+    "import os\n"
+    "from gecko_cli.startup import single_thread_blas\n"
+    "applied = single_thread_blas()\n"
+    "import numpy\n"
+    "print(applied, os.environ.get('OPENBLAS_NUM_THREADS'), len(os.listdir('/proc/self/task')))\n"
+)
+
+
+def _blas_probe(**env: str) -> list[str]:
+    base = {k: v for k, v in os.environ.items() if k not in startup._BLAS_VARIABLES}
+    out = subprocess.run([sys.executable, "-c", _BLAS_PROBE], capture_output=True, text=True, check=True,
+                         env={**base, **env})
+    return out.stdout.split()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="threads counted in /proc")
+def test_script_process_imports_numpy_without_blas_threads():
+    # (without the setting, OpenBLAS starts a thread per core beside the main one)
+    assert _blas_probe() == ["True", "1", "1"]
+
+
+def test_blas_threads_chosen_by_the_user_are_kept():
+    for name in startup._BLAS_VARIABLES:
+        applied, value, _ = _blas_probe(**{name: "2"})
+        assert applied == "False" and value == ("2" if name == "OPENBLAS_NUM_THREADS" else "None")
+
+
+def test_too_late_for_blas_once_numpy_is_loaded(monkeypatch):
+    import numpy  # noqa: F401
+
+    for name in startup._BLAS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert startup.single_thread_blas() is False
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
+
+
+def test_collection_deferred_then_resumed_with_the_objects_alive_frozen():
+    import gc
+
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    try:
+        startup.resume_collection()  # nothing deferred: nothing to do
+        assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
+        startup.defer_collection()
+        startup.defer_collection()  # (once)
+        assert gc.get_threshold() == (startup.START_THRESHOLD, *before[1:])
+        kept = [[] for _ in range(1000)]  # objects made while deferred, alive when resumed
+        startup.resume_collection()
+        assert gc.get_threshold() == before
+        assert gc.get_freeze_count() >= frozen + len(kept)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+        startup._thresholds = None
+
+
+_COLLECTOR_PROBE = (
+    "import gc, sys\n"
+    "from gecko_cli import cli, startup\n"
+    "def config(*args, **kwargs):\n"  # what the command sees when its work begins
+    "    print('at config:', gc.get_threshold()[0], gc.get_freeze_count() > 0)\n"
+    "    return build(*args, **kwargs)\n"
+    "build, cli.build_config = cli.build_config, config\n"
+    "sys.argv = ['gecko', 'balance', sys.argv[1], sys.argv[2], '--dry-run']\n"
+    "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+    "print('after:', gc.get_threshold()[0])\n"
+)
+
+
+def test_script_defers_collection_until_its_command_reads_its_config(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "docs.jsonl").write_text('{"text": "안녕하세요 반갑습니다", "lang": "ko"}\n', encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", _COLLECTOR_PROBE, str(tmp_path / "in"), str(tmp_path / "out")],
+                         capture_output=True, text=True)
+    lines = [line for line in out.stdout.splitlines() if line.startswith(("at config:", "after:"))]
+    assert lines == [f"at config: {startup.START_THRESHOLD} False", "after: 700"], out.stdout + out.stderr

@@ -89,7 +89,10 @@ def build_config(ctx: typer.Context, cls, section: str, paths: dict[str, str], o
         overrides: flag values the command computed itself (parsed sizes, split lists).
     """
     from gecko_cli.config import RENAMED_FLAGS, load_file, merge, workspace_path
+    from gecko_cli.startup import resume_collection
     from gecko_cli.units import parse_bytes
+
+    resume_collection()  # the command's modules are loaded: its work begins (startup.py)
 
     flags = {k: getattr(v, "value", v) for k, v in ctx.params.items() if k not in ("config", "json_out")}
     if "exclude" in flags:
@@ -158,16 +161,18 @@ def main(argv: list[str] | None = None) -> None:
     if argv is not None:
         _app()(args=argv, prog_name="gecko")
         return
-    from gecko_cli.startup import freeze_for_exit, skip_pandas, tune_malloc, use_system_allocator_for_arrow
+    from gecko_cli import startup
 
-    skip_pandas()
-    use_system_allocator_for_arrow()
-    tune_malloc()
+    startup.skip_pandas()
+    startup.use_system_allocator_for_arrow()
+    startup.single_thread_blas()
+    startup.tune_malloc()
+    startup.defer_collection()  # until build_config
     args = sys.argv[1:]
     try:  # `gecko CMD ...` needs CMD only; help, version and mistakes get every command
         make_app((args[0],) if args and args[0] in COMMANDS else tuple(COMMANDS))(args=args, prog_name="gecko")
     finally:
-        freeze_for_exit()
+        startup.freeze_for_exit()
 
 
 def script() -> None:
