@@ -14,7 +14,7 @@ import zstandard
 
 from gecko_cli import schemas
 from gecko_cli.errors import DataError
-from gecko_cli.shards import discover, extras_schema_of, iter_records
+from gecko_cli.shards import discover, extras_schema_of, iter_records, tabular
 
 FORMATS = ["jsonl", "jsonl.gz", "jsonl.zst", "parquet", "arrow"]
 JSON_FORMATS = ["jsonl", "jsonl.gz", "jsonl.zst"]
@@ -294,6 +294,22 @@ def test_record_indices_do_not_depend_on_batch_rows(tmp_path, fmt):
         assert (texts, ids, bad) == reference[:3]
         assert pa.concat_tables(tables).equals(pa.concat_tables(reference[3]))
     assert reference[0] == [d["text"] for d in docs]
+
+
+@pytest.mark.parametrize("fmt", ["arrow", "arrow-stream"])
+def test_small_batches_of_an_arrow_file_are_joined_up_to_batch_rows(tmp_path, fmt, monkeypatch):
+    docs = _mixed_docs(23)
+    f = write_docs(tmp_path, fmt, docs, batch_rows=5)  # batches of 5, 5, 5, 5, 3
+
+    def sizes(batch_rows: int) -> list[int]:
+        return [len(b) for b in iter_records(f, batch_rows=batch_rows)]
+
+    assert sizes(12) == [10, 10, 3]  # a third batch of 5 would pass 12 rows
+    assert sizes(15) == [15, 8]
+    assert sizes(4) == [4, 1, 4, 1, 4, 1, 4, 4]  # cut, and what is left of a batch joined to the next when it fits
+    assert sizes(1000) == [23]
+    monkeypatch.setattr(tabular, "MERGE_BYTES", 1)  # batches that hold more bytes are not joined
+    assert sizes(12) == [5, 5, 5, 5, 3]
 
 
 @pytest.mark.parametrize("fmt", JSON_FORMATS + TABLE_FORMATS)

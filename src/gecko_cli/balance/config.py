@@ -37,6 +37,10 @@ class BalanceConfig(ShardStage):
         apply_rules: False turns every quality rule off.
         token_sample_bytes: text per language tokenized to estimate tokens per byte.
         dry_run: print the plan and write nothing.
+        batch_rows: documents read per batch: 8,192 here (2,048 for the other stages), the batches an input file
+            holds joined up to that (shards/tabular.py): each batch costs the scan some fixed work, about 1 ms
+            (a scan of the deduplicated sample corpus, whose files hold batches of 2,048 documents, takes
+            0.69 instead of 0.73 s with one worker).
         The settings every shard stage shares (seed, reading, --keep-dropped, output shards, workers, hosts,
         phases) are ShardStage's.
     """
@@ -56,6 +60,7 @@ class BalanceConfig(ShardStage):
     apply_rules: bool = True
     token_sample_bytes: int = 4_000_000
     dry_run: bool = False
+    batch_rows: int = 8192
 
     def __post_init__(self):
         if isinstance(self.mix, str):
