@@ -105,3 +105,33 @@ def test_occurrences_refuse_an_empty_needle_and_are_off_without_the_kernel(monke
     assert byteclasses.occurrences(pa.array(["a"], pa.large_string()), np.array([0]), "a") is None
     monkeypatch.setenv(kernels.SETTING, "off")
     assert byteclasses.occurrences(utf8(["a"]), np.array([0]), "a") is None
+
+
+B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+@pytest.mark.parametrize("min_run,max_tail", [(1, 0), (3, 1), (64, 2), (5, 3)])
+def test_long_runs_are_the_regexs_matches(min_run, max_tail):
+    r = random.Random(min_run)
+    pieces = PIECES + ["=", "==", "===", "Zz9+/" * 14, "Q" * 63, "Q" * 64, "가=", " =A"]
+    texts = [None if r.random() < 0.05 else "".join(r.choice(pieces) for _ in range(r.randint(0, 25)))
+             for _ in range(3000)] + ["", "A" * 64, "A" * 64 + "===", "=" + "B" * 70 + "=" + "C" * 64, "\ud800" + "D" * 80]
+    chars = re.escape(B64.decode())
+    pattern = re.compile(f"(?<![{chars}])[{chars}]{{{min_run},}}={{0,{max_tail}}}")
+    want = [sum(map(len, pattern.findall(t or ""))) for t in texts]
+    got = byteclasses.long_runs(utf8(texts), np.arange(len(texts)), B64, min_run, b"=", max_tail)
+    assert got.dtype == np.int64 and got.tolist() == want
+    assert max(want) > 64 and want.count(0) > 10
+    rows = np.random.default_rng(5).permutation(len(texts))[:600]
+    chunked = pa.chunked_array([utf8(texts[:1000]), utf8(["A" * 99] + texts[1000:]).slice(1)])
+    assert (byteclasses.long_runs(chunked, rows, B64, min_run, b"=", max_tail) == got[rows]).all()
+
+
+def test_long_runs_refuse_other_bytes_and_are_off_without_the_kernel(monkeypatch):
+    for members, tail in [("한".encode(), b"="), (B64, b"A"), (B64, "é".encode())]:
+        with pytest.raises(ValueError, match="ASCII"):
+            byteclasses.long_runs(utf8(["a"]), np.array([0]), members, 3, tail, 1)
+    assert byteclasses.long_runs(utf8([]), np.zeros(0, np.int64), B64, 64).shape == (0,)
+    assert byteclasses.long_runs(pa.array(["a"], pa.large_string()), np.array([0]), B64, 1) is None
+    monkeypatch.setenv(kernels.SETTING, "off")
+    assert byteclasses.long_runs(utf8(["a"]), np.array([0]), B64, 1) is None

@@ -292,6 +292,18 @@ class Docs:
             self._byte_stats[classes] = byteclasses.stats(*self._utf8, classes)
         return self._byte_stats[classes]
 
+    def long_runs(self, rows: np.ndarray, members: bytes, min_run: int, tail: bytes = b"",
+                  max_tail: int = 0) -> np.ndarray | None:
+        """Per document of `rows`, its characters in runs of at least `min_run` of `members` (ASCII) with up to
+        `max_tail` of `tail` after each (kernels/byteclasses.py `long_runs`), read from the Arrow column (none of
+        them may be whitespace, so that they count the same in the stripped texts); None without the column or
+        the kernel."""
+        if self._utf8 is None:
+            return None
+        from gecko_cli.kernels import byteclasses
+
+        return byteclasses.long_runs(self._utf8[0], self._utf8[1][rows], members, min_run, tail, max_tail)
+
     def chars_in(self, ranges: tuple[tuple[int, int], ...]) -> np.ndarray:
         """The document of every character (in order) whose code point is in one of `ranges` (inclusive
         bounds, beyond ASCII)."""
@@ -546,8 +558,13 @@ class DataLiteral(Rule):
         budget = max_frac * docs.lengths[rows]
         b64, escapes, numbers = longest >= 64, 6 * counts[:, 1] > budget, 10 * counts[:, 2] > budget
         out = np.zeros(len(rows), bool)
+        b64_chars = np.zeros(len(rows), np.int64)  # the characters of _B64_RUN's matches, from the bytes
+        found = docs.long_runs(rows[b64], _LITERAL_BYTES[0], 64, b"=", 2) if b64.any() else None
+        if found is not None:
+            b64_chars[b64] = found
         for j in np.flatnonzero(b64 | escapes | numbers).tolist():
-            out[j] = _literal_chars(docs.texts[int(rows[j])], b64[j], escapes[j], numbers[j]) > budget[j]
+            literal = _literal_chars(docs.texts[int(rows[j])], b64[j] and found is None, escapes[j], numbers[j])
+            out[j] = b64_chars[j] + literal > budget[j]
         return out
 
 

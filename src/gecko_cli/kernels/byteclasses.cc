@@ -1,6 +1,6 @@
 // Per text of an Arrow string column, how many of its bytes are in each of a few classes (up to 8), and the
 // longest run of bytes of the first class (balance/rules.py: base64 runs, backslashes and digits of data
-// literals); or whether it holds each of a few bytes (balance/langid.py: line breaks), found by memchr; or how
+// literals), or the bytes in its long runs of one class (the base64 runs themselves); or whether it holds each of a few bytes (balance/langid.py: line breaks), found by memchr; or how
 // often it holds a string of bytes (balance/rules.py: "..."), found by memchr and memcmp. Plain C, called through ctypes.
 
 #include <cstdint>
@@ -35,6 +35,33 @@ void gecko_byte_classes(const uint8_t* data, const int64_t* starts, const int64_
     }
     longest[i] = best;
     for (int64_t c = 0; c < k; ++c) counts[i * k + c] = total[c];
+  }
+}
+
+// runs[i]: the bytes of text i, data[starts[i]:ends[i]], in its runs of at least min_run bytes of class 0 (bit 0
+// of classes[byte]), each with up to max_tail bytes equal to tail that follow it; as Python's
+// sum(map(len, re.findall("(?<![C])[C]{min_run,}T{0,max_tail}", text))) with C the class and T the tail byte
+// (balance/rules.py: base64 runs and their "=" padding), when the tail byte is not in the class.
+void gecko_long_runs(const uint8_t* data, const int64_t* starts, const int64_t* ends, int64_t n,
+                     const uint8_t* classes, int64_t min_run, uint8_t tail, int64_t max_tail, int64_t* runs) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* p = data + starts[i];
+    const uint8_t* end = data + ends[i];
+    int64_t total = 0;
+    while (p < end) {
+      if (!(classes[*p] & 1)) {
+        ++p;
+        continue;
+      }
+      const uint8_t* run = p;
+      while (p < end && (classes[*p] & 1)) ++p;
+      if (p - run >= min_run) {
+        int64_t padding = 0;
+        while (padding < max_tail && p < end && *p == tail) ++p, ++padding;
+        total += (p - run);
+      }
+    }
+    runs[i] = total;
   }
 }
 

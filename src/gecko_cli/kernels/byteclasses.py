@@ -34,6 +34,7 @@ _LIB = build.CFunctions(SOURCE, {
     "gecko_byte_classes": (None, [_P, _P, _P, ctypes.c_int64, _P, ctypes.c_int64, _P, _P]),
     "gecko_bytes_found": (None, [_P, _P, _P, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, _P]),
     "gecko_substring_counts": (None, [_P, _P, _P, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, _P]),
+    "gecko_long_runs": (None, [_P, _P, _P, ctypes.c_int64, _P, ctypes.c_int64, ctypes.c_uint8, ctypes.c_int64, _P]),
 }, "balance: byte classes")
 MAX_CLASSES = 8
 
@@ -65,6 +66,31 @@ def stats(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray,
         _LIB.get().gecko_byte_classes(data.address, starts.ctypes.data, ends.ctypes.data, len(starts), table.ctypes.data,
                                       len(classes), counts.ctypes.data, longest.ctypes.data)
     return counts, longest
+
+
+def long_runs(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray, members: bytes, min_run: int, tail: bytes = b"",
+              max_tail: int = 0) -> np.ndarray | None:
+    """Per text `rows[j]` of `texts`, the bytes in its runs of at least `min_run` bytes of `members`, each with
+    up to `max_tail` copies of the byte `tail` that follow it: `sum(map(len, pattern.findall(text)))` for the
+    pattern `(?<![M])[M]{min_run,}T{0,max_tail}` (M the members, ASCII; T the tail, not one of them), since a
+    UTF-8 character beyond ASCII holds no ASCII byte. None when the kernel is not available here or the column
+    is not a string column.
+
+    Returns:
+        An int64 array of shape (len(rows),).
+    """
+    if not (enabled() and pa.types.is_string(texts.type)) or _LIB.get() is None:
+        return None
+    if any(b >= 0x80 for b in members + tail) or len(tail) > 1 or (tail and tail[0] in members) or min_run < 1:
+        raise ValueError("ASCII members, a tail byte that is not one of them, and runs of 1 byte or more")
+    table = np.zeros(256, np.uint8)
+    table[np.frombuffer(members, np.uint8)] = 1
+    out = np.zeros(len(rows), np.int64)
+    data, starts, ends = text_bounds(texts, rows)
+    if len(starts):
+        _LIB.get().gecko_long_runs(data.address, starts.ctypes.data, ends.ctypes.data, len(starts), table.ctypes.data,
+                                   min_run, tail[0] if tail else 0, max_tail if tail else 0, out.ctypes.data)
+    return out
 
 
 def found(texts: pa.Array | pa.ChunkedArray, rows: np.ndarray, needles: bytes) -> np.ndarray | None:
