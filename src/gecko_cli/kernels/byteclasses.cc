@@ -1,7 +1,8 @@
 // Per text of an Arrow string column, how many of its bytes are in each of a few classes (up to 8), and the
 // longest run of bytes of the first class (balance/rules.py: base64 runs, backslashes and digits of data
-// literals), or the bytes in its long runs of one class (the base64 runs themselves); or whether it holds each of a few bytes (balance/langid.py: line breaks), found by memchr; or how
-// often it holds a string of bytes (balance/rules.py: "..."), found by memchr and memcmp. Plain C, called through ctypes.
+// literals), or the bytes in its long runs of one class (the base64 runs themselves); or whether it holds each
+// of a few bytes (balance/langid.py: line breaks), found by memchr; or how often it holds a string of bytes
+// (balance/rules.py: "..."), found by memchr and memcmp. Plain C, called through ctypes.
 
 #include <cstdint>
 #include <cstring>

@@ -1,9 +1,6 @@
 // The sampling key of each document of `gecko balance` (balance/core.py `doc_keys`): the first 8 bytes of
 // BLAKE2b with an 8-byte digest (RFC 7693, no key) of a salt followed by the document's id, read as a
 // little-endian integer; for every id of an Arrow string column. Plain C, called through ctypes.
-//
-// Most salted ids fit in one 128-byte block: those are hashed 8 at a time, one per lane of vectors of 8 words
-// (GCC's vector extensions: AVX-512 registers where the machine has them), the others one by one.
 
 #include <cstdint>
 #include <cstring>
@@ -21,41 +18,8 @@ constexpr uint8_t kSigma[12][16] = {
     {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
     {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
 
-inline uint64_t rotr(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
-
-inline void mix(uint64_t* v, int a, int b, int c, int d, uint64_t x, uint64_t y) {
-  v[a] = v[a] + v[b] + x;
-  v[d] = rotr(v[d] ^ v[a], 32);
-  v[c] = v[c] + v[d];
-  v[b] = rotr(v[b] ^ v[c], 24);
-  v[a] = v[a] + v[b] + y;
-  v[d] = rotr(v[d] ^ v[a], 16);
-  v[c] = v[c] + v[d];
-  v[b] = rotr(v[b] ^ v[c], 63);
-}
-
-// One 128-byte block; `count` bytes hashed so far including this block; `last` for the final block.
-void compress(uint64_t* h, const uint8_t* block, uint64_t count, bool last) {
-  uint64_t m[16], v[16];
-  std::memcpy(m, block, 128);  // little-endian words (x86, ARM)
-  for (int i = 0; i < 8; ++i) v[i] = h[i], v[i + 8] = kIV[i];
-  v[12] ^= count;
-  if (last) v[14] = ~v[14];
-  for (const auto& s : kSigma) {
-    mix(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
-    mix(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
-    mix(v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
-    mix(v, 3, 7, 11, 15, m[s[6]], m[s[7]]);
-    mix(v, 0, 5, 10, 15, m[s[8]], m[s[9]]);
-    mix(v, 1, 6, 11, 12, m[s[10]], m[s[11]]);
-    mix(v, 2, 7, 8, 13, m[s[12]], m[s[13]]);
-    mix(v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
-  }
-  for (int i = 0; i < 8; ++i) h[i] ^= v[i] ^ v[i + 8];
-}
-
-// Eight messages of one block each (their last), one per lane: the words of block w of lane k in m[w][k],
-// the bytes of each message in count; returns the first word of each one's hash.
+// The hash words of 8 messages side by side, one message per lane of vectors of 8 words (GCC's vector
+// extensions: AVX-512 registers where the machine has them).
 typedef uint64_t Lanes __attribute__((vector_size(64)));
 constexpr int kLanes = 8;
 
@@ -72,13 +36,19 @@ inline Lanes rotr(Lanes x) { return (x >> n) | (x << (64 - n)); }
   v[c] = v[c] + v[d];                       \
   v[b] = rotr<63>(v[b] ^ v[c]);
 
-Lanes compress_lanes(const Lanes* m, Lanes count) {
+// The state before the first block: digest length 8, no key, fanout 1, depth 1.
+inline void start(Lanes* h) {
+  for (int i = 0; i < 8; ++i) h[i] = Lanes{} + kIV[i];
+  h[0] ^= 0x01010000ull ^ 8;
+}
+
+// One 128-byte block of each lane's message (its words w in m[w]); `count` bytes hashed so far including this
+// block; `last` for the final block.
+void compress(Lanes* h, const Lanes* m, Lanes count, bool last) {
   Lanes v[16];
-  for (int i = 0; i < 8; ++i) v[i] = Lanes{} + kIV[i], v[i + 8] = Lanes{} + kIV[i];
-  v[0] ^= 0x01010000ull ^ 8;  // the parameter block, as in gecko_doc_keys
-  const Lanes h0 = v[0];
+  for (int i = 0; i < 8; ++i) v[i] = h[i], v[i + 8] = Lanes{} + kIV[i];
   v[12] ^= count;
-  v[14] = ~v[14];
+  if (last) v[14] = ~v[14];
 #pragma GCC unroll 12
   for (int r = 0; r < 12; ++r) {
     const uint8_t* s = kSigma[r];
@@ -91,34 +61,44 @@ Lanes compress_lanes(const Lanes* m, Lanes count) {
     GECKO_MIX(2, 7, 8, 13, m[s[12]], m[s[13]])
     GECKO_MIX(3, 4, 9, 14, m[s[14]], m[s[15]])
   }
-  return h0 ^ v[0] ^ v[8];
+  for (int i = 0; i < 8; ++i) h[i] ^= v[i] ^ v[i + 8];
 }
 
 #undef GECKO_MIX
+
+// One message's block in every lane (the lanes then agree: a message longer than a block is hashed alone).
+inline void broadcast(const uint8_t* block, Lanes* m) {
+  uint64_t words[16];
+  std::memcpy(words, block, 128);  // little-endian words (x86, ARM)
+  for (int w = 0; w < 16; ++w) m[w] = Lanes{} + words[w];
+}
 
 }  // namespace
 
 extern "C" {
 
-// keys[i] = BLAKE2b-64(salt || data[starts[i]:ends[i]]) as a little-endian integer.
+// keys[i] = BLAKE2b-64(salt || data[starts[i]:ends[i]]) as a little-endian integer. Most salted ids fit in one
+// block: those are hashed 8 at a time, one per lane; the others one by one.
 void gecko_doc_keys(const uint8_t* salt, int64_t salt_size, const uint8_t* data, const int64_t* starts,
                     const int64_t* ends, int64_t n, uint64_t* keys) {
-  uint8_t block[128];
+  Lanes h[8], m[16];
   // The messages of one block, 8 at a time: their blocks side by side, then word by word into the lanes.
   alignas(64) uint64_t blocks[kLanes][16];
   int64_t rows[kLanes];
   int lanes = 0;
   auto hash_lanes = [&]() {
-    Lanes m[16], count = {};
+    Lanes count = {};
     for (int k = lanes; k < kLanes; ++k) std::memset(blocks[k], 0, 128);  // (lanes left empty)
     for (int w = 0; w < 16; ++w) {
       for (int k = 0; k < kLanes; ++k) m[w][k] = blocks[k][w];
     }
     for (int k = 0; k < lanes; ++k) count[k] = uint64_t(salt_size + ends[rows[k]] - starts[rows[k]]);
-    const Lanes h = compress_lanes(m, count);
-    for (int k = 0; k < lanes; ++k) keys[rows[k]] = h[k];
+    start(h);
+    compress(h, m, count, true);
+    for (int k = 0; k < lanes; ++k) keys[rows[k]] = h[0][k];
     lanes = 0;
   };
+  uint8_t block[128];
   for (int64_t i = 0; i < n; ++i) {
     const int64_t total = salt_size + ends[i] - starts[i];
     if (total <= 128) {
@@ -130,9 +110,7 @@ void gecko_doc_keys(const uint8_t* salt, int64_t salt_size, const uint8_t* data,
       if (lanes == kLanes) hash_lanes();
       continue;
     }
-    uint64_t h[8];
-    std::memcpy(h, kIV, sizeof h);
-    h[0] ^= 0x01010000ull ^ 8;  // parameter block: digest length 8, no key, fanout 1, depth 1
+    start(h);
     const uint8_t* parts[2] = {salt, data + starts[i]};
     const int64_t sizes[2] = {salt_size, ends[i] - starts[i]};
     int64_t fill = 0, done = 0;  // bytes in `block`, bytes compressed
@@ -142,7 +120,8 @@ void gecko_doc_keys(const uint8_t* salt, int64_t salt_size, const uint8_t* data,
       while (left > 0) {
         if (fill == 128) {  // a full block with more to come: not the last
           done += 128;
-          compress(h, block, uint64_t(done), false);
+          broadcast(block, m);
+          compress(h, m, Lanes{} + uint64_t(done), false);
           fill = 0;
         }
         const int64_t take = left < 128 - fill ? left : 128 - fill;
@@ -151,8 +130,9 @@ void gecko_doc_keys(const uint8_t* salt, int64_t salt_size, const uint8_t* data,
       }
     }
     std::memset(block + fill, 0, size_t(128 - fill));
-    compress(h, block, uint64_t(total), true);
-    keys[i] = h[0];
+    broadcast(block, m);
+    compress(h, m, Lanes{} + uint64_t(total), true);
+    keys[i] = h[0][0];
   }
   if (lanes) hash_lanes();
 }
