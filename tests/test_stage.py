@@ -203,6 +203,31 @@ def test_large_results_come_back_from_forked_workers():
     assert got == [bytes([i]) * 300_000 for i in range(12)]
 
 
+def test_this_process_goes_on_while_a_forked_worker_ends(monkeypatch):
+    # A forked worker that has sent its results is not waited for (its end, the freeing of its memory, takes
+    # a while), and it is reaped once it has ended.
+    real_exit = os._exit
+
+    def slow_exit(code):
+        time.sleep(2.0)
+        real_exit(code)
+
+    monkeypatch.setattr(os, "_exit", slow_exit)
+    t0 = time.perf_counter()
+    pids = stage.run_parallel(2, _pid_after, [(i, 0.05) for i in range(8)])
+    assert time.perf_counter() - t0 < 1.5
+    monkeypatch.setattr(os, "_exit", real_exit)
+    (forked,) = set(pids) - {os.getpid()}
+    deadline = time.monotonic() + 10
+    while True:  # reaped by this process (a thread of it): no zombie left
+        try:
+            os.kill(forked, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "the forked worker was not reaped"
+        time.sleep(0.05)
+
+
 class _Unpicklable(Exception):
     def __reduce__(self):
         raise TypeError("no pickling")
