@@ -69,7 +69,8 @@ def _scan(cfg, work, inputs):
     mine = host_slice(inputs, cfg.num_hosts, cfg.host_index)
     results = run_parallel(cfg.workers, scan.run_unit, [(cfg, work, f, len(inputs)) for f in mine],
                            costs=[f.size for f in mine])
-    for f, result in zip(mine, results):  # what the plan and scatter read next, without reading it back
+    for f, result in zip(mine, results):  # what the later phases read next, without reading it back
+        work.hold_scan_info(f.index, result["info"])
         if result["meta"] is not None:
             work.hold_meta(f.index, result["meta"])
 
@@ -79,9 +80,8 @@ def _plan(cfg, work, inputs):
     if cfg.host_index != 0 or work.is_done("plan", None):  # one global step: host 0 writes it
         return
     meta = shuffle.load_meta(work, len(inputs))
-    scans = [work.done_info("scan", f.index) for f in inputs]
-    samples = [_sample(work, f.index, s) for f, s in zip(inputs, scans)] if cfg.by == "tokens" else []
-    plan = shuffle.make_plan(cfg, meta, scans, samples)
+    samples = [_sample(work, f.index, work.done_info("scan", f.index)) for f in inputs] if cfg.by == "tokens" else []
+    plan = shuffle.make_plan(cfg, meta, samples)
     if plan["mix"]["note"]:
         log.warning(f"warning: {plan['mix']['note']}")
     work.mark_done("plan", None, plan)
@@ -130,7 +130,7 @@ def _sample(work: Work, unit: int, scan_info: dict) -> dict:
 def _dry_run(cfg: BalanceConfig, inputs: list[InputFile]) -> BalanceReport:
     results = run_parallel(cfg.workers, scan.run_unit, [(cfg, None, f, len(inputs)) for f in inputs])
     meta = np.concatenate([r["meta"] for r in results])
-    plan = shuffle.make_plan(cfg, meta, [r["info"] for r in results], [r["sample"] for r in results])
+    plan = shuffle.make_plan(cfg, meta, [r["sample"] for r in results])
     return BalanceReport(output=cfg.output, dry_run=True, stats=stats_of(cfg, [r["info"] for r in results], plan))
 
 
@@ -177,7 +177,7 @@ def _finalize(cfg: BalanceConfig, work: Work, inputs: list[InputFile], fp: str) 
     plan = shuffle.read_plan(work)
     if not all(work.is_done("gather", k) for k in range(plan["shards"])):
         return None
-    scans = [work.done_info("scan", f.index) for f in inputs]
+    scans = [work.scan_info(f.index) for f in inputs]
     stats = stats_of(cfg, scans, plan)
     shards = [work.done_info("gather", k) for k in range(plan["shards"])]
     base = {"stage": "balance", "gecko_version": __version__, "schema": "docs", "fingerprint": fp,

@@ -61,7 +61,7 @@ def tokens_per_byte(cfg: BalanceConfig, samples: list[dict]) -> dict[str, float]
     return out
 
 
-def make_plan(cfg: BalanceConfig, meta: np.ndarray, scans: list[dict], samples: list[dict]) -> dict:
+def make_plan(cfg: BalanceConfig, meta: np.ndarray, samples: list[dict]) -> dict:
     """The mixture plan: sizes per language, copies and thresholds, and the number of output shards."""
     langs = meta["lang"]
     available = {name: float(meta["nbytes"][langs == code].sum()) for name, code in core.LANG_CODES.items()

@@ -39,6 +39,7 @@ class Work(WorkDir):
         self._meta: dict[int, np.ndarray] = {}
         self._meta_bytes = 0
         self._copies: dict[int, tuple[list[int], np.ndarray]] = {}
+        self._scan_infos: dict[int, dict] = {}
 
     def kept_dir(self) -> str:
         return self.path("scan", "")
@@ -79,6 +80,15 @@ class Work(WorkDir):
             meta["key"] = kept[KEY].to_numpy()
         return meta
 
+    def hold_scan_info(self, unit: int, info: dict) -> None:
+        """Keep what a scanned file's done marker says (its counts) for `scan_info`, as the scan returned it."""
+        self._scan_infos[unit] = info
+
+    def scan_info(self, unit: int) -> dict:
+        """A scanned file's counts: as its scan returned them in this run, else from its done marker."""
+        held = self._scan_infos.get(unit)
+        return held if held is not None else self.done_info("scan", unit)
+
     def kept_file(self, unit: int) -> str:
         return self.path("scan", f"shard-{unit:05d}.arrow")
 
@@ -102,6 +112,7 @@ class Work(WorkDir):
         for path in (self.done_path("scan", unit), self.kept_file(unit)):
             if os.path.exists(path):
                 os.remove(path)
+        self._scan_infos.pop(unit, None)
         held = self._meta.pop(unit, None)
         if held is not None:
             self._meta_bytes -= held.nbytes
