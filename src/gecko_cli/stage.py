@@ -378,7 +378,12 @@ def _reap(pid: int, wait: bool) -> None:
     """Wait for a forked process to end, or (not `wait`) have a thread wait for it when it has not yet."""
     if wait:
         _wait_quietly(pid)
-    elif os.waitpid(pid, os.WNOHANG)[0] == 0:
+        return
+    try:
+        running = os.waitpid(pid, os.WNOHANG)[0] == 0
+    except ChildProcessError:  # (waited for already: SIGCHLD ignored)
+        return
+    if running:
         import threading
 
         threading.Thread(target=_wait_quietly, args=(pid,), name=f"reap-{pid}", daemon=True).start()
