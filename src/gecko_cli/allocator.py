@@ -44,15 +44,10 @@ def keep_freed_memory(arenas: int = 1) -> bool:
     (trim only above 2 GB free at the top), so that buffers allocated and freed every step are not page-faulted
     in anew. Call before the framework starts its threads: glibc fixes the arena limit when it makes the first
     arena for a thread. False where mallopt is not available (not glibc)."""
-    import ctypes
+    from gecko_cli.startup import mallopt
 
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
     m_trim_threshold, m_mmap_max, m_arena_max = -1, -4, -8
-    return all(mallopt(param, value) == 1 for param, value in
-               ((m_arena_max, arenas), (m_mmap_max, 0), (m_trim_threshold, 2**31 - 1)))
+    return mallopt({m_arena_max: arenas, m_mmap_max: 0, m_trim_threshold: 2**31 - 1})
 
 
 def tune_for_cpu(stage: str) -> bool:

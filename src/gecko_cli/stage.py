@@ -334,6 +334,7 @@ def _collect(children: list[tuple[int, int]], raise_errors: bool = True) -> list
     import pickle
 
     results, error, ended, unread = [], None, [], [read_end for _, read_end in children]
+    stopping = True  # (interrupted) every forked process is waited for, its message left unread
     try:
         for pid, read_end in children:
             chunks = []
@@ -358,17 +359,13 @@ def _collect(children: list[tuple[int, int]], raise_errors: bool = True) -> list
                 error = error or value
             else:
                 results.append(value)
-    except BaseException:  # (interrupted) every forked process is waited for, its message left unread
-        for read_end in unread:  # (a process still writing one then gets an error, and ends)
+        stopping = error is not None or not raise_errors
+    finally:
+        for read_end in unread:  # (a process still writing its message then gets an error, and ends)
             os.close(read_end)
         for pid, _ in children:
             if pid not in ended:
-                _reap(pid, wait=True)
-        raise
-    stopping = error is not None or not raise_errors
-    for pid, _ in children:
-        if pid not in ended:
-            _reap(pid, wait=stopping)
+                _reap(pid, wait=stopping)
     if error is not None and raise_errors:
         raise error
     return results

@@ -150,16 +150,24 @@ _MALLOC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 def tune_malloc() -> bool:
     """Set glibc malloc's mmap and trim thresholds (see the module's docstring), unless either is set by its
     environment variable or the C library is not glibc; returns whether it did."""
-    if any(name in os.environ for name in _MALLOC_VARIABLES) or not _glibc():
+    if any(name in os.environ for name in _MALLOC_VARIABLES):
+        return False
+    return mallopt(_MALLOPT)
+
+
+def mallopt(values: dict[int, int]) -> bool:
+    """Set glibc malloc's parameters (malloc.h's M_* number -> value), in order; whether every one was taken
+    (False where the C library is not glibc)."""
+    if not _glibc():
         return False
     import ctypes
 
     try:
-        mallopt = ctypes.CDLL(None).mallopt
+        function = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return all([mallopt(param, value) == 1 for param, value in _MALLOPT.items()])
+    function.argtypes, function.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return all([function(param, value) == 1 for param, value in values.items()])
 
 
 def _glibc() -> bool:
