@@ -185,6 +185,39 @@ def test_rules_drop_with_named_reasons(tmp_path):
 
 
 
+@pytest.mark.parametrize("kernels", ["on", "off"])
+def test_kept_texts_are_the_scrubbed_texts_of_the_kept_documents(tmp_path, monkeypatch, kernels):
+    # Scrubbed, dropped and untouched documents interleaved in one batch: the scan's work file must hold each
+    # kept document once, with its text as scrubbed, and the manifest count those texts' bytes.
+    from gecko_cli.balance import pii
+    from gecko_cli.balance.work import Work
+
+    monkeypatch.setenv("GECKO_CPU_KERNELS", kernels)
+    greek = "Ελληνικά κείμενα εδώ, αρκετά μεγάλα για να μείνουν στη σειρά."
+    docs = []
+    for i in range(40):
+        kind = i % 4
+        text = (f"{KO[3]} 메일 kim{i}@example.com 번호 010-2222-{3000 + i}" if kind == 0 else
+                greek if kind == 1 else f"{EN[i % len(EN)]} Mail jane{i}@example.org today." if kind == 2 else
+                f"{KO[i % 3]} ({i})")
+        docs.append({"id": f"d{i}", "text": text, "source": "s"})
+    write_jsonl(str(tmp_path / "clean" / "a.jsonl"), docs)
+    out = str(tmp_path / "m")
+    report = run(BalanceConfig(input=str(tmp_path / "clean"), output=out, relabel=True, apply_rules=False,
+                               mix={"ko": 0.6, "en": 0.4}, keep_work=True))
+    kept = pa.ipc.open_file(Work(out).kept_file(0)).read_all().to_pylist()
+    expected = [(d["id"], pii.scrub(d["text"])[0]) for d in docs if d["text"] != greek]
+    assert [(r["id"], r["text"]) for r in kept] == expected
+    assert sum("<EMAIL>" in t for _, t in expected) == 20 and sum("<PHONE>" in t for _, t in expected) == 10
+    stats = report.manifest["stats"]
+    assert stats["documents"]["dropped"] == {"other_language": 10}
+    langs = {r["id"]: r["lang"] for r in kept}
+    for lang in ("ko", "en"):
+        assert stats["languages"][lang]["bytes_kept"] == sum(len(t.encode()) for i, t in expected if langs[i] == lang)
+    for r in _rows(out):
+        assert r["text"] == dict(expected)[r["id"].split("~ep")[0]]
+
+
 @pytest.mark.parametrize("other", [False, True])
 def test_bad_records_skipped_are_dropped_with_their_reason(tmp_path, other):
     # (a bad record is read as an empty text, which is in no language: dropped even where `other` is kept)

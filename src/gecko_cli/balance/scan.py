@@ -15,6 +15,7 @@ from gecko_cli.balance.work import KEY, SCAN_META, Work
 from gecko_cli.console import log
 from gecko_cli.errors import DataError
 from gecko_cli.kernels.columns import filter_rows, one_array
+from gecko_cli.kernels.texts import TextTaker
 from gecko_cli.shards import InputFile, ShardWriter, iter_records
 from gecko_cli.stage import finish
 
@@ -47,12 +48,15 @@ def run_unit(cfg: BalanceConfig, work: Work | None, f: InputFile, n_units: int) 
                                   want_table=True):
             table, schema = _conform(batch.table, schema, f)
             out = _process(cfg, batch, table)
-            texts = _scrubbed_column(table[schemas.TEXT], out)  # built once, for the sizes and the output
             codes, keep = out.codes, out.kept
-            sizes = compute.binary_length(texts).to_numpy(zero_copy_only=False)
+            column = one_array(table[schemas.TEXT])
+            scrubbed = pa.array([out.texts[i] for i in out.scrubbed], pa.string())  # their texts now
+            sizes = compute.binary_length(column).to_numpy(zero_copy_only=False)
+            if out.scrubbed:
+                sizes = sizes.copy()
+                sizes[out.scrubbed] = compute.binary_length(scrubbed).to_numpy(zero_copy_only=False)
             stats.add(table, out, codes, keep, sizes)
-            kept = _with_columns(table, texts, codes)
-            kept = filter_rows(kept, keep)  # (as it is when it keeps them all: a filter copies every text)
+            kept = _kept(table, column, codes, keep, out.scrubbed, scrubbed, sizes)
             meta = np.zeros(kept.num_rows, dtype=SCAN_META)
             meta["lang"] = codes[keep]
             meta["nbytes"] = sizes[keep]
@@ -103,14 +107,31 @@ def _process(cfg: BalanceConfig, batch, table: pa.Table) -> core.Outcome:
     return out
 
 
-def _scrubbed_column(column: pa.ChunkedArray, out: core.Outcome) -> pa.Array:
-    """The text column with the scrubbed texts in place (the column holds the batch's texts)."""
-    column = one_array(column)
-    if not out.scrubbed:
-        return column
-    mask = np.zeros(len(column), bool)
-    mask[out.scrubbed] = True
-    return compute.replace_with_mask(column, compute.array(mask), pa.array([out.texts[i] for i in out.scrubbed], pa.string()))
+def _kept(table: pa.Table, column: pa.Array, codes: np.ndarray, keep: np.ndarray, rows: list[int],
+          scrubbed: pa.Array, sizes: np.ndarray) -> pa.Table:
+    """The kept rows of the batch, labelled (`codes`), the texts of the scrubbed `rows` replaced by `scrubbed`.
+
+    The kept texts are copied once, by kernels/texts.py where it runs (Arrow puts the scrubbed texts in place, a
+    copy of the column, and the filter copies them again); none are copied when every row is kept and none was
+    scrubbed. `sizes`: the bytes of each row's text, as scrubbed.
+    """
+    taker = TextTaker.make([column, scrubbed], 1) if rows else None
+    if taker is not None:
+        taken = np.flatnonzero(keep)
+        which, at = np.zeros(len(taken), np.int32), taken.copy()
+        place = np.searchsorted(taken, rows)  # where each scrubbed row is among the kept ones (if it is kept)
+        held = place < len(taken)
+        held[held] = taken[place[held]] == np.asarray(rows)[held]
+        which[place[held]], at[place[held]] = 1, np.flatnonzero(held)
+        texts = taker.take(which, at, int(sizes[taken].sum()))
+        labelled = _with_columns(table, column, codes)
+        i = labelled.schema.get_field_index(schemas.TEXT)
+        return filter_rows(labelled.remove_column(i), keep).add_column(i, labelled.schema.field(i), texts)
+    if rows:
+        mask = np.zeros(len(column), bool)
+        mask[rows] = True
+        column = compute.replace_with_mask(column, compute.array(mask), scrubbed)
+    return filter_rows(_with_columns(table, column, codes), keep)  # (as it is when it keeps every row)
 
 
 _LANG_NAMES = pa.array(core.LANG_NAMES, pa.string())
